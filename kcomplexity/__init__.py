@@ -1,0 +1,12 @@
+"""kcomplexity: Kolmogorov-complexity estimates of neural-network weights.
+
+Every number is an upper bound (a description that decodes back to the data)
+or a labelled estimate (BDM, empirical entropy).
+"""
+from .errors import KComplexityError
+from .estimators import DEFAULT_ESTIMATOR, Estimate, Pipeline, available, estimate, parse, register
+
+__version__ = "0.1.0"
+
+__all__ = ["DEFAULT_ESTIMATOR", "Estimate", "KComplexityError", "Pipeline", "available",
+           "estimate", "parse", "register", "__version__"]

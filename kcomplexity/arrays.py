@@ -1,0 +1,73 @@
+"""Conversion at the edge: numpy arrays, torch tensors and sequences -> numpy arrays.
+
+The core (encodings, coders) runs on numpy only. bfloat16 is carried by the
+``ml_dtypes`` numpy dtype so that its raw bytes stay bit-exact.
+"""
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+from .errors import InputError
+
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+FLOAT_DTYPES = (np.dtype(np.float16), BFLOAT16, np.dtype(np.float32), np.dtype(np.float64))
+
+
+def is_float(dtype: np.dtype) -> bool:
+    return np.dtype(dtype) in FLOAT_DTYPES
+
+
+def dtype_name(dtype: np.dtype) -> str:
+    return "bfloat16" if np.dtype(dtype) == BFLOAT16 else np.dtype(dtype).name
+
+
+def _from_torch(t) -> np.ndarray:
+    import torch  # only reached when a torch tensor is given
+
+    t = t.detach()
+    if t.device.type != "cpu":
+        t = t.cpu()
+    if t.is_complex():
+        raise InputError(f"complex tensor ({t.dtype}) given: measure .real and .imag separately")
+    if t.dtype == torch.bfloat16:
+        return t.contiguous().view(torch.int16).numpy().view(BFLOAT16)
+    if t.dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
+        raise InputError(f"{t.dtype} tensors are not supported: cast to float16 or float32 first")
+    return t.contiguous().numpy()
+
+
+def as_array(x, *, allow_nonfinite: bool = False) -> np.ndarray:
+    """Return ``x`` as a numeric numpy array, or raise InputError saying what is wrong.
+
+    Accepts numpy arrays, torch tensors (any device) and (nested) Python sequences.
+    Floats must be finite unless ``allow_nonfinite=True``.
+    """
+    if type(x).__module__.split(".")[0] == "torch":
+        arr = _from_torch(x)
+    else:
+        try:
+            arr = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"cannot turn {type(x).__name__} into an array ({exc}); "
+                             "pass a numpy array, torch tensor or a rectangular list of numbers") from exc
+    if arr.dtype.kind in "OUSVMm" and arr.dtype != BFLOAT16:
+        raise InputError(f"non-numeric dtype {arr.dtype} given: pass numbers (float, int or bool)")
+    if arr.dtype.kind == "c":
+        raise InputError(f"complex dtype {arr.dtype} given: measure .real and .imag separately")
+    if arr.size == 0:
+        raise InputError(f"empty tensor (shape {arr.shape}): there is nothing to measure")
+    if not allow_nonfinite and is_float(arr.dtype):
+        finite = np.isfinite(arr.astype(np.float32) if arr.dtype == BFLOAT16 else arr)
+        if not finite.all():
+            bad = arr.size - int(finite.sum())
+            raise InputError(f"{bad} of {arr.size} values are NaN or Inf: fix the weights, "
+                             "or pass allow_nonfinite=True to measure them as they are")
+    return arr
+
+
+def to_float(arr: np.ndarray) -> np.ndarray:
+    """Numeric values as float32 (float64 stays float64), for quantisation and signs."""
+    if arr.dtype == np.float64:
+        return arr
+    return arr.astype(np.float32, copy=False)

@@ -1,0 +1,1 @@
+"""Placeholder until the BDM engine lands (issue 3)."""

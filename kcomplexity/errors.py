@@ -1,0 +1,33 @@
+"""One exception family: every user mistake raises a subclass of KComplexityError."""
+
+
+class KComplexityError(Exception):
+    """Base class of every error the toolkit raises on purpose."""
+
+
+class InputError(KComplexityError, ValueError):
+    """The tensor or data given cannot be measured (empty, NaN/Inf, wrong dtype)."""
+
+
+class SpecError(KComplexityError, ValueError):
+    """An estimator spec, encoding or coder name, or one of its parameters is invalid."""
+
+
+class CTMError(KComplexityError):
+    """A CTM table is missing or cannot be read."""
+
+
+class SourceError(KComplexityError):
+    """A checkpoint, file or directory cannot be read safely."""
+
+
+class UnsafePickleError(SourceError):
+    """A pickle asked to run code or build objects outside the allowed set."""
+
+
+class VerificationError(KComplexityError):
+    """A lossless pipeline did not decode back to its input."""
+
+
+class TooSmall(KComplexityError):
+    """A coder cannot measure a tensor this small; the estimate is reported as skipped."""
