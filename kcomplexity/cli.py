@@ -1,0 +1,154 @@
+"""The ``kcomplexity`` command line, thin over the public API.
+
+Exit codes (scripts may rely on them):
+  0    success
+  1    user error: a KComplexityError (bad file, bad spec, ...); its message is printed, no traceback
+  2    usage error (unknown option, missing argument), printed by argparse
+  130  interrupted (Ctrl-C)
+
+Adding a subcommand: write ``add_<name>_parser(subparsers)`` that builds the
+subparser and sets ``func=`` to a ``run_<name>(args) -> int`` function, then
+append ``add_<name>_parser`` to ``SUBCOMMANDS`` at the bottom of this file.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+
+from .errors import KComplexityError
+
+EPILOG = textwrap.dedent("""\
+    examples:
+      kcomplexity estimate model.safetensors --estimator raw|zstd-19 --estimator bitplanes8|bdm2d
+      kcomplexity analyse runs/baseline --estimator raw|zstd-3 --out results.parquet --workers 2
+      kcomplexity analyse runs/ --per model --estimator raw|lzma-9 --out runs.csv --dask tcp://host:8786
+      kcomplexity <subcommand> --help
+
+    exit codes: 0 ok, 1 user error (message, no traceback), 2 usage error, 130 interrupted
+    """)
+
+
+def _add_selection_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by every subcommand that reads weights."""
+    p.add_argument("-e", "--estimator", action="append", dest="estimators", metavar="SPEC",
+                   help="estimator spec such as 'raw|zstd-19' or 'bitplanes8|bdm2d' (repeatable; "
+                        "default raw|zstd-3). Quote it: '|' is a shell pipe")
+    p.add_argument("--include", action="append", metavar="GLOB", help="only tensors whose name matches (repeatable)")
+    p.add_argument("--exclude", action="append", metavar="GLOB", help="skip tensors whose name matches (repeatable)")
+    p.add_argument("--min-ndim", type=int, default=0, metavar="N",
+                   help="skip tensors with fewer than N dimensions (QuBD uses 2; MoMos 0)")
+    p.add_argument("--per", choices=("tensor", "model"), default="tensor",
+                   help="one row per tensor, or one per checkpoint with all tensors concatenated (sorted by name)")
+
+
+def _progress_enabled(args) -> bool:
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def _print_table(df) -> None:
+    import pandas as pd
+
+    cols = [c for c in ("checkpoint", "step", "tensor", "n_params", "estimator", "bits",
+                        "bits_per_param", "ratio", "skipped") if c in df.columns]
+    with pd.option_context("display.max_rows", 200, "display.width", 160, "display.max_columns", 20):
+        print(df[cols].to_string(index=False))
+
+
+# ---------------------------------------------------------------- estimate
+def add_estimate_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "estimate", help="estimate the complexity of one checkpoint (file or model directory)",
+        description="Estimate K(w) of every selected tensor of one checkpoint and print a table.",
+        epilog="example:\n  kcomplexity estimate model.safetensors -e 'raw|zstd-19' -e 'q8|lzma-9' --min-ndim 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", metavar="FILE_OR_DIR", help=".safetensors/.pt/.pth/.ckpt/.npz file or a model directory")
+    _add_selection_options(p)
+    p.add_argument("--out", metavar="FILE", help="also write the table (.parquet or .csv)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_estimate)
+
+
+def run_estimate(args) -> int:
+    from .analysis import analyse, write_table
+
+    df = analyse(args.source, estimators=args.estimators, per=args.per, include=args.include,
+                 exclude=args.exclude, min_ndim=args.min_ndim, cache=not args.no_cache,
+                 progress=_progress_enabled(args))
+    _print_table(df)
+    if args.out:
+        write_table(df, args.out)
+    return 0
+
+
+# ---------------------------------------------------------------- analyse
+def add_analyse_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "analyse", aliases=["analyze"], help="analyse a checkpoint series (or a directory of series) into a table",
+        description="Measure every checkpoint x tensor x estimator of a series and write one long-form table.",
+        epilog=textwrap.dedent("""\
+            examples:
+              kcomplexity analyse runs/baseline -e 'raw|zstd-3' -e 'bitplanes8|bdm2d' --min-ndim 2 --out r.parquet
+              kcomplexity analyse runs/ --per model -e 'raw|lzma-9' --delta --out runs.csv --workers 2
+              kcomplexity analyse runs/baseline --dask tcp://scheduler:8786 --out r.parquet
+            """),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", metavar="SERIES", help="series directory, parent of series directories, or a glob")
+    _add_selection_options(p)
+    p.add_argument("--out", metavar="FILE", required=True, help="output table: .parquet or .csv")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="local worker processes (default 1)")
+    p.add_argument("--dask", metavar="ADDR", help="Dask scheduler address, e.g. tcp://host:8786")
+    p.add_argument("--delta", action="store_true",
+                   help="also estimate K(w_t | w_t-1) between consecutive checkpoints (estimator 'delta:<spec>')")
+    p.add_argument("--cache", metavar="PATH", help="cache file (default .kcomplexity-cache/cache.sqlite)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_analyse)
+
+
+def run_analyse(args) -> int:
+    from .analysis import analyse, write_table
+
+    cache = False if args.no_cache else (args.cache or True)
+    df = analyse(args.source, estimators=args.estimators, per=args.per, workers=args.workers,
+                 executor=args.dask, cache=cache, include=args.include, exclude=args.exclude,
+                 min_ndim=args.min_ndim, delta=args.delta, progress=_progress_enabled(args))
+    write_table(df, args.out)
+    print(f"wrote {len(df)} rows to {args.out}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------- entry point
+SUBCOMMANDS = [add_estimate_parser, add_analyse_parser]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="kcomplexity", description="Kolmogorov-complexity estimates of neural-network weights.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"kcomplexity {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
+    for add in SUBCOMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0, 1, 2 or 130)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with 2 on a usage error
+    try:
+        return int(args.func(args) or 0)
+    except KComplexityError as exc:
+        print(f"kcomplexity: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("kcomplexity: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
