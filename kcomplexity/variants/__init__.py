@@ -1,0 +1,15 @@
+"""Variants of a model's weights: weights in, weights out (seeded, deterministic, inputs untouched).
+
+``random_init`` and ``shuffle`` are the references of the seed papers; ``prune_magnitude``,
+``prune_pq``, ``quantize`` and ``momos`` are the compressed versions whose complexity
+``kcomplexity.compare`` sets beside them.
+"""
+from .momos import MomosResult, momos, nearest_motif
+from .prune import PruneResult, pq_index, prune_magnitude, prune_pq
+from .quantize import quantize
+from .random_init import random_init
+from .shuffle import shuffle
+from ._weights import as_weights
+
+__all__ = ["MomosResult", "PruneResult", "as_weights", "momos", "nearest_motif", "pq_index",
+           "prune_magnitude", "prune_pq", "quantize", "random_init", "shuffle"]

@@ -1,0 +1,138 @@
+"""``momos``: the Mosaic-of-Motifs projection (arXiv 2602.14896).
+
+The selected tensors are flattened in mapping order, concatenated, zero-padded
+once at the end to a multiple of ``s`` and cut into blocks of ``s`` values.
+k motifs are blocks drawn uniformly without replacement (motif 0 is the zero
+block with ``force_zero``), and every block is replaced by its nearest motif in
+squared Euclidean distance. The padding is dropped from the returned weights.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from ._weights import as_weights, check_float, float_view, like
+
+DEFAULT_CHUNK_BYTES = 256 << 20
+
+
+@dataclass
+class MomosResult:
+    """``weights`` (projected, same names/shapes/dtypes), ``motifs`` (k, s) float64,
+    ``mosaic`` (n_blocks,) motif index per block, ``stats``: distortion (sum of
+    squared changes over the real weights), changed_weights, usage (blocks per
+    motif), k, n_blocks, padding, seconds."""
+    weights: dict
+    motifs: np.ndarray
+    mosaic: np.ndarray
+    stats: dict = field(default_factory=dict)
+
+
+def n_motifs(capacity: float, n_blocks: int, k: int | None = None) -> int:
+    """k = max(1, min(int(capacity x n_blocks), n_blocks)) unless ``k`` is given."""
+    if k is not None:
+        if int(k) < 1:
+            raise InputError(f"k must be >= 1, got {k}")
+        return min(int(k), n_blocks)
+    if not 0 < capacity <= 1:
+        raise InputError(f"capacity is a fraction of the number of blocks in (0, 1], got {capacity}")
+    return max(1, min(int(capacity * n_blocks), n_blocks))
+
+
+def draw_motifs(blocks: np.ndarray, k: int, force_zero: bool, rng: np.random.Generator) -> np.ndarray:
+    """k motifs: blocks drawn uniformly without replacement; motif 0 = zeros if ``force_zero``."""
+    n_drawn = k - 1 if force_zero else k
+    drawn = blocks[np.sort(rng.choice(len(blocks), size=n_drawn, replace=False))] if n_drawn else blocks[:0]
+    if force_zero:
+        drawn = np.concatenate([np.zeros((1, blocks.shape[1])), drawn])
+    return drawn
+
+
+def nearest_motif(blocks: np.ndarray, motifs: np.ndarray, method: str = "auto",
+                  chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
+    """Index of the nearest motif (squared Euclidean) for every block; identical
+    motifs resolve to the lowest index. ``method``: "kdtree" (scipy cKDTree, exact,
+    distances summed in float64), "brute" (chunked float64 BLAS of
+    ||c||^2 - 2 x.c, chunks of ``chunk_bytes``), "auto" = kdtree for s <= 16."""
+    unique, first = np.unique(motifs, axis=0, return_index=True)
+    if method == "auto":
+        method = "kdtree" if motifs.shape[1] <= 16 else "brute"
+    if method == "kdtree":
+        from scipy.spatial import cKDTree
+        found = cKDTree(unique).query(blocks, k=1, workers=-1)[1]
+    elif method == "brute":
+        found = _brute_argmin(blocks, unique, chunk_bytes)
+    else:
+        raise InputError(f"method must be 'auto', 'kdtree' or 'brute', got {method!r}")
+    return first[found]
+
+
+def _brute_argmin(blocks: np.ndarray, motifs: np.ndarray, chunk_bytes: int) -> np.ndarray:
+    rows = max(1, int(chunk_bytes) // (8 * len(motifs)))
+    motif_norms = np.einsum("ks,ks->k", motifs, motifs)
+    out = np.empty(len(blocks), dtype=np.int64)
+    for start in range(0, len(blocks), rows):
+        chunk = blocks[start:start + rows]
+        out[start:start + rows] = np.argmin(motif_norms - 2.0 * (chunk @ motifs.T), axis=1)
+    return out
+
+
+def _blocks(values: list[np.ndarray], s: int) -> tuple[np.ndarray, int]:
+    flat = np.concatenate([float_view(v).reshape(-1) for v in values])
+    padding = (-flat.size) % s
+    return np.concatenate([flat, np.zeros(padding)]).reshape(-1, s), padding
+
+
+def momos(weights, s: int = 4, capacity: float = 0.01, k: int | None = None, force_zero: bool = True,
+          seed: int = 0, per_tensor: bool = False, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+          method: str = "auto") -> MomosResult:
+    """Project ``weights`` onto a mosaic of k motifs of size ``s`` (see module doc).
+
+    ``per_tensor=True``: each tensor is padded and projected on its own motif set
+    (k or capacity per tensor); ``motifs`` then stacks the sets and ``mosaic``
+    indexes into the stack. Deterministic for a given ``seed``.
+    """
+    if not isinstance(s, (int, np.integer)) or s < 1:
+        raise InputError(f"block size s must be a positive integer, got {s!r}")
+    original = as_weights(weights)
+    for name, x in original.items():
+        check_float(name, x, "momos")
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    groups = [[n] for n in original] if per_tensor else [list(original)]
+    out, motif_sets, mosaics, offset, padding = {}, [], [], 0, 0
+    for names in groups:
+        blocks, pad = _blocks([original[n] for n in names], s)
+        motifs = draw_motifs(blocks, n_motifs(capacity, len(blocks), k), force_zero, rng)
+        mosaic = nearest_motif(blocks, motifs, method, chunk_bytes)
+        _unblock(out, original, names, motifs[mosaic])
+        motif_sets.append(motifs)
+        mosaics.append(mosaic + offset)
+        offset += len(motifs)
+        padding += pad
+    motifs, mosaic = np.concatenate(motif_sets), np.concatenate(mosaics)
+    stats = _stats(original, out, motifs, mosaic, padding)
+    stats["seconds"] = time.perf_counter() - start
+    return MomosResult(out, motifs, mosaic, stats)
+
+
+def _unblock(out: dict, original: dict, names: list[str], projected: np.ndarray) -> None:
+    flat, offset = projected.reshape(-1), 0
+    for n in names:
+        size = original[n].size
+        out[n] = like(flat[offset:offset + size], original[n])
+        offset += size
+
+
+def _stats(original: dict, projected: dict, motifs: np.ndarray, mosaic: np.ndarray, padding: int) -> dict:
+    distortion, changed = 0.0, 0
+    for n, x in original.items():
+        diff = float_view(projected[n]) - float_view(x)
+        distortion += float(np.dot(diff.reshape(-1), diff.reshape(-1)))
+        changed += int(np.count_nonzero(diff))
+    usage = np.bincount(mosaic, minlength=len(motifs))
+    return {"distortion": distortion, "changed_weights": changed, "usage": usage, "k": len(motifs),
+            "n_blocks": len(mosaic), "padding": padding}
