@@ -38,7 +38,8 @@ class Stream:
         if self.nsymbols == 2:
             return memoryview(np.packbits(self.data.reshape(-1).astype(np.uint8, copy=False)))
         width = np.uint8 if self.nsymbols <= 256 else np.dtype("<u2")
-        return memoryview(np.ascontiguousarray(self.data.reshape(-1).astype(width, copy=False)))
+        codes = np.ascontiguousarray(self.data.reshape(-1).astype(width, copy=False))
+        return memoryview(codes.view(np.uint8))
 
 
 @dataclass
