@@ -14,6 +14,7 @@ import numpy as np
 
 from .arrays import as_array, dtype_name
 from .coders import COMPRESSORS, Coder, Compressor, Entropy
+from .coders.motif import Motif
 from .encodings import Bitplanes, Encoded, Encoding, Fields, Quantize, Raw, Sign, Stream
 from .errors import SpecError, TooSmall, VerificationError
 
@@ -42,7 +43,7 @@ class Estimate:
 
 # ---------------------------------------------------------------- registry
 _ENCODINGS: dict[str, type[Encoding]] = {c.family: c for c in (Raw, Fields, Sign, Quantize, Bitplanes)}
-_CODERS: dict[str, type[Coder]] = {c.family: c for c in (*COMPRESSORS, Entropy)}
+_CODERS: dict[str, type[Coder]] = {c.family: c for c in (*COMPRESSORS, Entropy, Motif)}
 _plugins_loaded = False
 
 

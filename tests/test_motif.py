@@ -1,0 +1,75 @@
+"""The motif-S coder: exact two-part bits, decoder round trip, honest bounds."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import kcomplexity as kc
+from kcomplexity.coders.entropy import entropy_bits, histogram_bits
+from kcomplexity.coders.motif import HEADER_BITS, Motif
+from kcomplexity.encodings import Stream
+from kcomplexity.errors import SpecError
+from kcomplexity.variants import momos
+
+
+def test_spec_parses_and_prints():
+    assert kc.parse("motif-4").spec == "raw|motif-4"
+    assert kc.parse("motif8").coder == Motif(8)
+    assert kc.parse("q8|motif-2").coder.size == 2
+    assert kc.parse("motif").coder.size == 4
+    with pytest.raises(SpecError, match="motif-S"):
+        kc.parse("motif-x")
+    with pytest.raises(SpecError, match="block size"):
+        Motif(0)
+
+
+def test_known_value_one_repeated_block():
+    x = np.tile(np.array([1, 2, 3, 4], np.float32), 100)
+    est = kc.estimate(x, "motif-4")
+    # 1 mode bit + header + one block of 4 float32 + zero index entropy + histogram of one symbol
+    assert est.bits == 1 + HEADER_BITS + 4 * 32 + 0 + histogram_bits(np.array([100]), 1)
+    assert est.details["distinct_blocks"] == 1 and est.details["mode"] == "mosaic"
+
+
+def test_bits_formula_with_padding():
+    x = np.array([0, 1, 0, 1, 5, 5, 0, 1, 7], np.int16)  # blocks (0,1) (0,1) (5,5) (0,1) (7,0pad)
+    coded = Motif(2).code(Stream("raw", x))
+    counts = np.array([3, 1, 1])
+    expected = HEADER_BITS + 3 * 2 * 16 + entropy_bits(counts) + histogram_bits(counts, 3)
+    assert coded.details["padding"] == 1 and coded.details["distinct_blocks"] == 3
+    assert coded.bits == pytest.approx(1 + min(expected, 9 * 16))
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.integers(-3, 3), min_size=1, max_size=60), size=st.integers(1, 7),
+       dtype=st.sampled_from([np.float32, np.float16, np.int8, np.float64]))
+def test_decoder_round_trip(values, size, dtype):
+    x = np.array(values, dtype)
+    coder = Motif(size)
+    mosaic = coder.split(x)
+    np.testing.assert_array_equal(coder.join(mosaic), x)
+    assert len(np.unique(mosaic.dictionary, axis=0)) == len(mosaic.dictionary)  # dictionary holds distinct blocks
+    assert mosaic.indices.max() < len(mosaic.dictionary) and mosaic.padding == (-len(x)) % size
+
+
+def test_random_data_is_not_compressed():
+    x = np.random.default_rng(0).normal(size=40_000).astype(np.float32)
+    est = kc.estimate(x, "motif-4")
+    assert est.details["mode"] == "stored" and est.bits >= est.raw_bits
+    assert est.bits <= est.raw_bits + 1
+
+
+def test_mosaic_far_below_byte_compressors():
+    x = np.random.default_rng(0).normal(size=100_000).astype(np.float32)
+    projected = momos({"x": x}, s=4, capacity=0.01).weights["x"]
+    motif = kc.estimate(projected, "motif-4").bits
+    compressors = kc.estimate(projected, ["raw|gzip-9", "raw|bz2-9", "raw|lzma-9", "raw|zstd-19"])
+    assert motif < 0.9 * min(e.bits for e in compressors)
+    # and it cannot beat the entropy of the arrangement itself
+    assert motif >= entropy_bits(np.unique(projected.reshape(-1, 4), axis=0, return_counts=True)[1])
+
+
+def test_symbol_streams_use_their_symbol_width():
+    codes = np.tile(np.arange(16, dtype=np.uint8), 50)  # q4-like symbols: 4 bits each
+    coded = Motif(16).code(Stream("q4", codes, 16))
+    assert coded.details["dictionary_bits"] == 16 * 4 and coded.details["distinct_blocks"] == 1
