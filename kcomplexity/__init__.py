@@ -5,8 +5,10 @@ or a labelled estimate (BDM, empirical entropy).
 """
 from .errors import KComplexityError
 from .estimators import DEFAULT_ESTIMATOR, Estimate, Pipeline, available, estimate, parse, register
+from .io import load
+from .analysis import analyse, analyze
 
 __version__ = "0.1.0"
 
 __all__ = ["DEFAULT_ESTIMATOR", "Estimate", "KComplexityError", "Pipeline", "available",
-           "estimate", "parse", "register", "__version__"]
+           "estimate", "parse", "register", "__version__", "load", "analyse", "analyze"]

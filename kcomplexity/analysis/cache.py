@@ -1,0 +1,115 @@
+"""The result cache: an embedded SQLite store of finished estimates.
+
+Key = (content hash of the measured tensors, estimator spec, toolkit version).
+``results`` maps that key to the Estimate as JSON; ``sources`` memoises the
+content hash of a file tensor under (path, size, mtime, tensor names) so a rerun
+skips finished work without reading the file again.
+
+Safety: WAL journal, one transaction per finished row (the result and its
+source memo together), so a process killed at any moment (SIGKILL) leaves every
+committed row whole and no half row; concurrent writers wait on a 60 s busy
+timeout and ``INSERT OR IGNORE`` makes a row written twice harmless.
+Default location: ``.kcomplexity-cache/cache.sqlite`` under the current directory.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from ..arrays import dtype_name
+from ..errors import SourceError
+
+DEFAULT_CACHE = Path(".kcomplexity-cache") / "cache.sqlite"
+SCHEMA = ("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, estimate TEXT NOT NULL)",
+          "CREATE TABLE IF NOT EXISTS sources (source TEXT PRIMARY KEY, content TEXT NOT NULL)")
+
+
+def toolkit_version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def content_hash(arrays: list[np.ndarray], concatenated: bool = False) -> str:
+    """blake2b-128 over each array's dtype, shape and bytes (in order); names do not count."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(b"concat" if concatenated else b"tensor")
+    for a in arrays:
+        h.update(f"{dtype_name(a.dtype)}{a.shape}".encode())
+        h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
+    return h.hexdigest()
+
+
+def result_key(content: str, spec: str) -> str:
+    return f"{content}|{spec}|{toolkit_version()}"
+
+
+def resolve_cache_path(cache) -> Path | None:
+    """``True`` -> the default path, ``False``/``None`` -> no cache, a path -> that file."""
+    if cache is False or cache is None:
+        return None
+    return DEFAULT_CACHE if cache is True else Path(cache)
+
+
+class Cache:
+    """SQLite result store; safe for several processes at once. Use as a context manager."""
+
+    def __init__(self, path, readonly: bool = False):
+        self.path = Path(path)
+        try:
+            if readonly:
+                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, timeout=60)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                with self.db:
+                    for statement in SCHEMA:
+                        self.db.execute(statement)
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"{self.path}: cannot use this file as a result cache ({exc}); "
+                              "delete it or pass another cache= path") from exc
+
+    def __enter__(self) -> "Cache":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def get(self, content: str, spec: str) -> dict | None:
+        row = self.db.execute("SELECT estimate FROM results WHERE key = ?", (result_key(content, spec),)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def content_of(self, source: str) -> str | None:
+        row = self.db.execute("SELECT content FROM sources WHERE source = ?", (source,)).fetchone()
+        return row[0] if row else None
+
+    def put(self, content: str, spec: str, estimate: dict, source: str | None = None) -> None:
+        """Commit one finished estimate (and its source memo) in a single transaction."""
+        with self.db:
+            self.db.execute("INSERT OR IGNORE INTO results VALUES (?, ?)",
+                            (result_key(content, spec), json.dumps(estimate)))
+            if source is not None:
+                self.db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?)", (source, content))
+
+    def __len__(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+
+def lookup(path, content: str, spec: str) -> dict | None:
+    """Read-only lookup used inside workers; None when the cache file is not reachable."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        with Cache(path, readonly=True) as cache:
+            return cache.get(content, spec)
+    except (SourceError, sqlite3.Error):
+        return None

@@ -1,0 +1,317 @@
+"""Checkpoint readers: one file, model directory or in-memory object -> lazily read named tensors.
+
+Every reader is a ``Checkpoint``: ``info()`` gives ``{name: (dtype_name, shape)}``
+without reading tensor data where the format allows, ``read(name)`` returns one
+numpy array (bfloat16 as the ml_dtypes dtype, bit-exact), ``metadata`` holds
+scalars such as Lightning's ``epoch`` and ``global_step``.
+
+Formats: ``.safetensors`` (``safe_open``, one tensor at a time), ``.pt``/``.pth``/
+``.bin``/``.ckpt`` (``torch.load(weights_only=True, mmap=True)`` only), ``.npz``,
+``.npy``, Hugging Face directories (``model.safetensors`` or shards listed in
+``model.safetensors.index.json``), ``nn.Module``, state dicts and dicts of arrays.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..arrays import as_array, dtype_name
+from ..errors import SourceError, UnsafePickleError
+
+TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+FILE_SUFFIXES = (".safetensors", ".npz", ".npy") + TORCH_SUFFIXES
+HF_INDEX = "model.safetensors.index.json"
+HF_SINGLE = ("model.safetensors", "pytorch_model.bin")
+STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
+SAFETENSORS_DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64",
+                      "I8": "int8", "I16": "int16", "I32": "int32", "I64": "int64", "U8": "uint8",
+                      "BOOL": "bool", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2"}
+
+
+def to_numpy(x) -> np.ndarray:
+    """A torch tensor or array-like as numpy, bit-exact (bfloat16 kept); NaN/Inf pass through."""
+    if isinstance(x, np.ndarray):
+        return x
+    return as_array(x, allow_nonfinite=True)
+
+
+class Checkpoint:
+    """Base class: a named collection of tensors read one at a time."""
+    metadata: dict
+
+    def __init__(self, label: str):
+        self.label, self.metadata = label, {}
+
+    def info(self) -> dict[str, tuple[str, tuple]]:
+        raise NotImplementedError
+
+    def read(self, name: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def _missing(self, name: str) -> SourceError:
+        return SourceError(f"{self.label}: no tensor named {name!r}; it has {len(self.info())} "
+                           f"tensors, e.g. {list(self.info())[:5]}")
+
+
+class MemoryCheckpoint(Checkpoint):
+    """Tensors held in memory: a state dict, a dict of arrays, or an ``nn.Module``."""
+
+    def __init__(self, tensors: Mapping, label: str = "<memory>", metadata: dict | None = None):
+        super().__init__(label)
+        self.tensors = dict(tensors)
+        self.metadata = dict(metadata or {})
+
+    @classmethod
+    def from_module(cls, module, buffers: bool = False, label: str = "<module>") -> "MemoryCheckpoint":
+        tensors = dict(module.named_parameters())
+        if buffers:
+            tensors.update(module.named_buffers())
+        return cls(tensors, label)
+
+    def info(self):
+        return {k: (_torch_or_numpy_dtype(v), tuple(v.shape)) for k, v in self.tensors.items()}
+
+    def read(self, name):
+        if name not in self.tensors:
+            raise self._missing(name)
+        return to_numpy(self.tensors[name])
+
+
+def _torch_or_numpy_dtype(v) -> str:
+    if isinstance(v, np.ndarray):
+        return dtype_name(v.dtype)
+    return str(v.dtype).replace("torch.", "")
+
+
+class SafetensorsCheckpoint(Checkpoint):
+    """One or several ``.safetensors`` files (HF shards); tensors read lazily with ``safe_open``."""
+
+    def __init__(self, files: list[Path], label: str):
+        super().__init__(label)
+        self.files, self._where, self._info = [str(f) for f in files], {}, {}
+        for f in self.files:
+            with _safe_open(f) as handle:
+                self.metadata.update(_scalars(handle.metadata() or {}))
+                for name in handle.keys():
+                    sl = handle.get_slice(name)
+                    self._where[name] = f
+                    self._info[name] = (SAFETENSORS_DTYPES.get(sl.get_dtype(), sl.get_dtype()), tuple(sl.get_shape()))
+
+    def info(self):
+        return dict(self._info)
+
+    def read(self, name):
+        if name not in self._where:
+            raise self._missing(name)
+        with _safe_open(self._where[name]) as handle:
+            return to_numpy(handle.get_tensor(name))
+
+
+def _safe_open(path: str):
+    from safetensors import safe_open
+
+    try:
+        return safe_open(path, framework="pt")
+    except Exception as exc:  # safetensors raises its own SafetensorError / OSError
+        raise SourceError(f"{path}: not a readable safetensors file ({exc}); the file may be truncated or "
+                          "corrupt: re-save or re-download it") from exc
+
+
+class NpzCheckpoint(Checkpoint):
+    """``.npz`` archive (or a single ``.npy``): arrays read one at a time."""
+
+    def __init__(self, path: Path):
+        super().__init__(str(path))
+        self.path = str(path)
+        try:
+            if self.path.endswith(".npy"):
+                arr = np.load(self.path, mmap_mode="r")
+                self._info = {Path(self.path).stem: (dtype_name(arr.dtype), arr.shape)}
+            else:
+                with zipfile.ZipFile(self.path) as z:
+                    self._info = {m[:-4]: _npy_header(z, m) for m in z.namelist() if m.endswith(".npy")}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise SourceError(f"{self.path}: not a readable numpy file ({exc}); it may be truncated: "
+                              "re-save it with numpy.savez") from exc
+
+    def info(self):
+        return dict(self._info)
+
+    def read(self, name):
+        if name not in self._info:
+            raise self._missing(name)
+        if self.path.endswith(".npy"):
+            return np.load(self.path)
+        with np.load(self.path, allow_pickle=False) as z:
+            return z[name]
+
+
+def _npy_header(z: zipfile.ZipFile, member: str) -> tuple[str, tuple]:
+    with z.open(member) as f:
+        major, _ = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(f)
+    return dtype_name(dtype), tuple(shape)
+
+
+class TorchCheckpoint(MemoryCheckpoint):
+    """``.pt``/``.pth``/``.bin``/``.ckpt`` via ``torch.load(weights_only=True)``, memory-mapped.
+
+    A Lightning-style dict contributes its ``state_dict`` and scalar entries
+    (``epoch``, ``global_step``) as metadata; nested dicts of tensors are
+    flattened with ``.`` joins.
+    """
+
+    def __init__(self, path: Path):
+        obj = torch_load(path)
+        tensors, metadata = _split_checkpoint_dict(obj, str(path))
+        super().__init__(tensors, str(path), metadata)
+
+
+def torch_load(path) -> object:
+    """``torch.load`` restricted to tensors and plain containers; never runs pickled code."""
+    import torch
+
+    try:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:
+            if "mmap" not in str(exc):
+                raise
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise UnsafePickleError(
+            f"{path}: refused to unpickle: the file asks to build objects other than tensors and plain "
+            f"containers, which could run arbitrary code. Nothing was executed. If you trust the file, load "
+            f"it yourself and pass the state_dict, or convert it to .safetensors. (torch said: "
+            f"{str(exc).splitlines()[0]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise SourceError(f"{path}: not a readable torch checkpoint ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}); it may be truncated or corrupt: "
+                          "re-save it (torch.save) or re-download it") from None
+
+
+def _split_checkpoint_dict(obj, label: str) -> tuple[dict, dict]:
+    if not isinstance(obj, Mapping):
+        raise SourceError(f"{label}: holds a {type(obj).__name__}, not a dict of tensors; save a state_dict")
+    for key in STATE_DICT_KEYS:
+        if isinstance(obj.get(key), Mapping):
+            return _flatten(obj[key]), _scalars(obj)
+    return _flatten(obj), _scalars(obj)
+
+
+def _flatten(d: Mapping, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        elif hasattr(v, "shape") and hasattr(v, "dtype"):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _scalars(d: Mapping) -> dict:
+    """Integer/float entries (and numeric strings, as safetensors metadata stores them)."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, bool) or not isinstance(k, str):
+            continue
+        if isinstance(v, (int, float)):
+            out[k] = v
+        elif isinstance(v, str):
+            try:
+                out[k] = int(v)
+            except ValueError:
+                pass
+    return out
+
+
+def is_checkpoint_dir(path: Path) -> bool:
+    """A Hugging Face-style model directory (one checkpoint, not a series)."""
+    return path.is_dir() and any((path / n).is_file() for n in (HF_INDEX, *HF_SINGLE))
+
+
+def _open_model_dir(path: Path) -> Checkpoint:
+    if (path / HF_INDEX).is_file():
+        try:
+            weight_map = json.loads((path / HF_INDEX).read_text())["weight_map"]
+        except (ValueError, KeyError) as exc:
+            raise SourceError(f"{path / HF_INDEX}: not a valid shard index ({exc}); it needs a 'weight_map'") from exc
+        shards = sorted(set(weight_map.values()))
+        missing = [s for s in shards if not (path / s).is_file()]
+        if missing:
+            raise SourceError(f"{path}: shards listed in {HF_INDEX} are missing: {missing}; download them")
+        ckpt = SafetensorsCheckpoint([path / s for s in shards], str(path))
+    elif (path / "model.safetensors").is_file():
+        ckpt = SafetensorsCheckpoint([path / "model.safetensors"], str(path))
+    else:
+        ckpt = TorchCheckpoint(path / "pytorch_model.bin")
+    ckpt.metadata.update(_trainer_state(path))
+    return ckpt
+
+
+def _trainer_state(path: Path) -> dict:
+    f = path / "trainer_state.json"
+    if not f.is_file():
+        return {}
+    try:
+        return _scalars(json.loads(f.read_text()))
+    except ValueError:
+        return {}
+
+
+def open_path(path) -> Checkpoint:
+    """Open one checkpoint file or model directory (uncached)."""
+    p = Path(path)
+    if not p.exists():
+        raise SourceError(f"{p}: no such file or directory")
+    if p.is_dir():
+        if not is_checkpoint_dir(p):
+            raise SourceError(f"{p}: not a model directory (no {HF_INDEX}, model.safetensors or "
+                              "pytorch_model.bin); for a series of checkpoints use kcomplexity.analyse")
+        return _open_model_dir(p)
+    suffix = p.suffix.lower()
+    if suffix == ".safetensors":
+        return SafetensorsCheckpoint([p], str(p))
+    if suffix in (".npz", ".npy"):
+        return NpzCheckpoint(p)
+    if suffix in TORCH_SUFFIXES:
+        return TorchCheckpoint(p)
+    raise SourceError(f"{p}: unknown checkpoint format {suffix!r}; supported: {', '.join(FILE_SUFFIXES)} "
+                      "and Hugging Face model directories")
+
+
+@lru_cache(maxsize=4)
+def _open_cached(path: str, mtime_ns: int, size: int) -> Checkpoint:
+    return open_path(path)
+
+
+def open_cached(path) -> Checkpoint:
+    """``open_path`` memoised per process on (path, mtime, size): workers reuse an opened file."""
+    p = Path(path)
+    st = p.stat() if p.exists() else None
+    if st is None:
+        raise SourceError(f"{p}: no such file or directory")
+    return _open_cached(os.fspath(p), st.st_mtime_ns, st.st_size)
+
+
+def open_source(source, buffers: bool = False) -> Checkpoint:
+    """A path, ``nn.Module``, state dict, mapping name -> array, or Checkpoint -> Checkpoint."""
+    if isinstance(source, Checkpoint):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        return open_path(source)
+    if hasattr(source, "named_parameters"):
+        return MemoryCheckpoint.from_module(source, buffers=buffers)
+    if isinstance(source, Mapping):
+        tensors, metadata = _split_checkpoint_dict(source, "<memory>")
+        return MemoryCheckpoint(tensors, "<memory>", metadata)
+    raise SourceError(f"cannot read weights from a {type(source).__name__}: pass a file or directory path, "
+                      "an nn.Module, a state_dict or a dict name -> array")

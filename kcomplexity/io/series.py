@@ -1,0 +1,180 @@
+"""Checkpoint series: discover checkpoints, read their steps, attach training metrics.
+
+A source becomes a list of ``CheckpointRef`` ordered by ``(series, step)``:
+
+- one file, model directory or in-memory object: one checkpoint;
+- a list/tuple: each element one checkpoint; in-memory elements take their list
+  index as step, paths their parsed step;
+- a glob string (``runs/a/*.pt``): the matching paths;
+- a directory of checkpoints (files with a known suffix, or model directories
+  such as ``checkpoint-500/``): one series, with ``metrics.json`` merged if present;
+- a directory whose subdirectories are series (``runs/baseline``, ``runs/momos``):
+  several series, named after the subdirectory (the ``series`` column).
+
+Step of a checkpoint, first that applies: ``steps=`` given explicitly; metadata
+(``global_step``, then ``step``: Lightning dicts, safetensors metadata, HF
+``trainer_state.json``); the name (``step_100``, ``epoch=3-step=200``,
+``checkpoint-500``, ``ckpt_0007``, ``iter_20``). A name with only an epoch
+(``epoch_0003``) takes the ``step`` of the ``metrics.json`` record with that
+epoch, or the epoch number itself when there is no such record.
+"""
+from __future__ import annotations
+
+import glob as globlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import SourceError
+from .readers import FILE_SUFFIXES, Checkpoint, is_checkpoint_dir, open_cached, open_source
+from .selection import natural_key
+
+METRICS_FILE = "metrics.json"
+STEP_PATTERNS = [re.compile(p, re.I) for p in (
+    r"(?:global_)?step[=_-]?(\d+)", r"checkpoint[=_-](\d+)", r"ckpt[=_-]?(\d+)", r"iter(?:ation)?[=_-]?(\d+)")]
+EPOCH_PATTERN = re.compile(r"epoch[=_-]?(\d+)", re.I)
+METADATA_STEP_KEYS = ("global_step", "step")
+
+
+@dataclass
+class CheckpointRef:
+    """One checkpoint of a series. ``source`` is a path (read where the work runs) or a Checkpoint."""
+    name: str
+    source: object
+    step: int | None = None
+    series: str | None = None
+    metrics: dict = field(default_factory=dict)
+
+    def open(self) -> Checkpoint:
+        if isinstance(self.source, str):
+            return open_cached(self.source)
+        return self.source
+
+
+def steps_from_name(name: str) -> tuple[int | None, int | None]:
+    """``(step, epoch)`` read from a checkpoint name; None where absent."""
+    step = next((int(m.group(1)) for p in STEP_PATTERNS if (m := p.search(name))), None)
+    m = EPOCH_PATTERN.search(name)
+    return step, (int(m.group(1)) if m else None)
+
+
+def _is_path(x) -> bool:
+    return isinstance(x, (str, os.PathLike))
+
+
+def _has_glob(s: str) -> bool:
+    return any(c in s for c in "*?[")
+
+
+def _checkpoint_entries(directory: Path) -> list[Path]:
+    return sorted((p for p in directory.iterdir()
+                   if (p.is_file() and p.suffix.lower() in FILE_SUFFIXES) or is_checkpoint_dir(p)),
+                  key=lambda p: natural_key(p.name))
+
+
+def read_metrics(directory: Path) -> list[dict]:
+    """Records of ``metrics.json`` (``{"records": [{"step": .., ...}], "meta": {..}}``), or []."""
+    f = directory / METRICS_FILE
+    if not f.is_file():
+        return []
+    try:
+        records = json.loads(f.read_text())["records"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SourceError(f"{f}: expected {{\"records\": [{{\"step\": ..., ...}}]}} ({exc}); fix or remove it") from exc
+    return [r for r in records if isinstance(r, dict)]
+
+
+def _resolve_step(ref: CheckpointRef, records: list[dict]) -> None:
+    metadata = ref.open().metadata
+    step = next((int(metadata[k]) for k in METADATA_STEP_KEYS if k in metadata), None)
+    name_step, epoch = steps_from_name(ref.name)
+    if epoch is None and "epoch" in metadata:
+        epoch = int(metadata["epoch"])
+    step = step if step is not None else name_step
+    if step is None and epoch is not None:
+        match = [r for r in records if r.get("epoch") == epoch and "step" in r]
+        step = int(match[-1]["step"]) if match else epoch
+    ref.step = step
+
+
+def _attach_metrics(refs: list[CheckpointRef], records: list[dict]) -> None:
+    by_step = {int(r["step"]): r for r in records if "step" in r}
+    for ref in refs:
+        record = by_step.get(ref.step, {})
+        ref.metrics = {k: v for k, v in record.items() if k != "step"}
+
+
+def _series_from_paths(paths: list[Path], series: str | None, steps, records: list[dict]) -> list[CheckpointRef]:
+    refs = [CheckpointRef(p.name, os.path.abspath(p), series=series) for p in paths]
+    if steps is not None:
+        if len(steps) != len(refs):
+            raise SourceError(f"steps= has {len(steps)} entries for {len(refs)} checkpoints")
+        for ref, step in zip(refs, steps):
+            ref.step = int(step)
+    else:
+        for ref in refs:
+            _resolve_step(ref, records)
+    if len(refs) > 1:
+        _check_steps(refs)
+    _attach_metrics(refs, records)
+    return sorted(refs, key=lambda r: (r.step if r.step is not None else -1))
+
+
+def _check_steps(refs: list[CheckpointRef]) -> None:
+    names = [r.name for r in refs]
+    if any(r.step is None for r in refs):
+        bad = [r.name for r in refs if r.step is None]
+        raise SourceError(f"cannot read a training step from {bad} (checkpoints: {names}). Name them like "
+                          "step_100.pt, epoch=3-step=200.ckpt, checkpoint-500/ or ckpt_0007.safetensors, or pass "
+                          "the steps explicitly: analyse([path, ...], steps=[0, 100, ...])")
+    seen: dict[int, str] = {}
+    for r in refs:
+        if r.step in seen:
+            raise SourceError(f"{seen[r.step]} and {r.name} both have step {r.step}; pass steps=[...] explicitly "
+                              "or analyse them as separate series")
+        seen[r.step] = r.name
+
+
+def _directory(path: Path, steps) -> list[CheckpointRef]:
+    entries = _checkpoint_entries(path)
+    if entries:
+        return _series_from_paths(entries, None, steps, read_metrics(path))
+    subdirs = sorted((d for d in path.iterdir() if d.is_dir() and _checkpoint_entries(d)),
+                     key=lambda d: natural_key(d.name))
+    if not subdirs:
+        raise SourceError(f"{path}: no checkpoints found (looked for {', '.join(FILE_SUFFIXES)} files and model "
+                          "directories here and one level down)")
+    if steps is not None:
+        raise SourceError("steps= applies to one series; this directory holds several: "
+                          f"{[d.name for d in subdirs]}")
+    return [ref for d in subdirs for ref in _series_from_paths(_checkpoint_entries(d), d.name, None, read_metrics(d))]
+
+
+def discover(source, steps=None, buffers: bool = False) -> list[CheckpointRef]:
+    """The checkpoints of ``source`` in (series, step) order; see the module docstring."""
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise SourceError("an empty list of checkpoints was given")
+        if all(_is_path(s) for s in source):
+            return _series_from_paths([Path(s) for s in source], None, steps, [])
+        refs = [CheckpointRef(str(i), open_source(s, buffers), step=i) for i, s in enumerate(source)]
+        if steps is not None:
+            for ref, step in zip(refs, steps, strict=True):
+                ref.step = int(step)
+        return refs
+    if _is_path(source):
+        text = os.fspath(source)
+        if _has_glob(text) and not Path(text).exists():
+            matches = sorted(globlib.glob(text), key=natural_key)
+            if not matches:
+                raise SourceError(f"the pattern {text!r} matches no file")
+            return _series_from_paths([Path(m) for m in matches], None, steps, [])
+        path = Path(text)
+        if path.is_dir() and not is_checkpoint_dir(path):
+            return _directory(path, steps)
+        return _series_from_paths([path], None, steps, read_metrics(path.parent))
+    ref = CheckpointRef("<memory>", open_source(source, buffers))
+    _resolve_step(ref, [])
+    return [ref]
