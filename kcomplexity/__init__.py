@@ -7,8 +7,10 @@ from .errors import KComplexityError
 from .estimators import DEFAULT_ESTIMATOR, Estimate, Pipeline, available, estimate, parse, register
 from .io import load
 from .analysis import analyse, analyze
+from .analysis.compare import compare
+from . import variants
 
 __version__ = "0.1.0"
 
 __all__ = ["DEFAULT_ESTIMATOR", "Estimate", "KComplexityError", "Pipeline", "available",
-           "estimate", "parse", "register", "__version__", "load", "analyse", "analyze"]
+           "estimate", "parse", "register", "__version__", "load", "analyse", "analyze", "compare", "variants"]
