@@ -110,15 +110,17 @@ class SafetensorsCheckpoint(Checkpoint):
     def read(self, name):
         if name not in self._where:
             raise self._missing(name)
-        with _safe_open(self._where[name]) as handle:
+        framework = "pt" if self._info[name][0] == "bfloat16" else "np"  # numpy has no bfloat16
+        with _safe_open(self._where[name], framework) as handle:
             return to_numpy(handle.get_tensor(name))
 
 
-def _safe_open(path: str):
+def _safe_open(path: str, framework: str = "np"):
+    """``safe_open``; "np" avoids importing torch, "pt" is needed for bfloat16 tensors."""
     from safetensors import safe_open
 
     try:
-        return safe_open(path, framework="pt")
+        return safe_open(path, framework=framework)
     except Exception as exc:  # safetensors raises its own SafetensorError / OSError
         raise SourceError(f"{path}: not a readable safetensors file ({exc}); the file may be truncated or "
                           "corrupt: re-save or re-download it") from exc
