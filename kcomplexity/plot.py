@@ -1,0 +1,167 @@
+"""Figures from analysis tables (``analyse``, ``compare``). Each function returns a
+matplotlib ``Figure`` (built without pyplot, so nothing is shown or kept open);
+save it with ``fig.savefig(path)`` or let a notebook display it.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .errors import InputError
+
+MODEL_TENSOR = "<model>"
+PLANE = r"plane_\d+"
+
+
+def _figure(n_axes: int = 1, width: float = 6.0, height: float = 4.0):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width * n_axes, height), layout="constrained")
+    return fig, [fig.add_subplot(1, n_axes, i + 1) for i in range(n_axes)]
+
+
+def _need(df, columns, what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"{what} needs the columns {missing}; pass a table from kcomplexity.analyse/compare")
+
+
+def _pick(df, column: str, value, what: str):
+    """Rows with ``column == value``; ``value=None`` picks the first one present."""
+    values = list(dict.fromkeys(df[column]))
+    value = values[0] if value is None else value
+    if value not in values:
+        raise InputError(f"{what}: {column} {value!r} is not in the table; choose one of {values}")
+    return df[df[column] == value], value
+
+
+def model_totals(df):
+    """Bits per (series, step, estimator) for the whole model: the ``<model>`` rows when
+    present, else the sum over tensors (NaN if any tensor was skipped)."""
+    _need(df, ["step", "estimator", "bits", "n_params"], "model_totals")
+    if "tensor" in df.columns and (df["tensor"] == MODEL_TENSOR).any():
+        df = df[df["tensor"] == MODEL_TENSOR]
+    keys = [c for c in ("series", "step", "estimator") if c in df.columns]
+    totals = df.groupby(keys, sort=True).agg(bits=("bits", lambda s: s.sum(skipna=False)),
+                                             n_params=("n_params", "sum")).reset_index()
+    totals["bits_per_param"] = totals["bits"] / totals["n_params"]
+    if "accuracy" in df.columns:
+        totals = totals.merge(df.groupby(keys)["accuracy"].first().reset_index(), on=keys)
+    return totals
+
+
+def complexity_over_steps(df, value: str = "bits", estimators=None):
+    """One axes per estimator, one line per series: model bits (or bits_per_param) against step."""
+    if value not in ("bits", "bits_per_param"):
+        raise InputError(f"value must be 'bits' or 'bits_per_param', got {value!r}")
+    totals = model_totals(df)
+    estimators = list(dict.fromkeys(df["estimator"])) if estimators is None else list(estimators)
+    fig, axes = _figure(len(estimators), width=4.5)
+    for ax, spec in zip(axes, estimators):
+        rows, _ = _pick(totals, "estimator", spec, "complexity_over_steps")
+        for name, line in (rows.groupby("series") if "series" in rows.columns else [("model", rows)]):
+            ax.plot(line["step"], line[value], marker="o", label=str(name))
+        ax.set(title=spec, xlabel="step", ylabel=value.replace("_", " "))
+        ax.legend(fontsize="small")
+    return fig
+
+
+def layer_bars(df, estimator=None, step=None, series=None, value: str = "bits_per_param"):
+    """One bar per tensor at one step (default: the last) for one estimator (default: the first)."""
+    _need(df, ["tensor", "step", "estimator", value], "layer_bars")
+    rows = df[df["tensor"] != MODEL_TENSOR]
+    if "series" in rows.columns:
+        rows, series = _pick(rows, "series", series, "layer_bars")
+    rows, estimator = _pick(rows, "estimator", estimator, "layer_bars")
+    rows, step = _pick(rows, "step", rows["step"].max() if step is None else step, "layer_bars")
+    fig, (ax,) = _figure(width=max(5.0, 0.6 * len(rows)))
+    ax.bar(range(len(rows)), rows[value].to_numpy())
+    ax.set_xticks(range(len(rows)), rows["tensor"].astype(str), rotation=45, ha="right")
+    where = f"{series}, " if series is not None else ""
+    ax.set(title=f"{estimator} ({where}step {step})", xlabel="tensor", ylabel=value.replace("_", " "))
+    return fig
+
+
+def plane_bits(source) -> dict[str, float]:
+    """Per-plane bits ``{"plane_0": .., ...}`` from an Estimate (``details["streams"]``), a dict,
+    or a table with ``plane_i`` columns (summed over its rows)."""
+    if hasattr(source, "columns"):
+        source = {c: float(source[c].sum(skipna=False)) for c in source.columns if re.fullmatch(PLANE, str(c))}
+    elif hasattr(source, "details"):
+        source = source.details.get("streams", {})
+    planes = {k: float(v) for k, v in dict(source).items() if re.fullmatch(PLANE, str(k))}
+    if not planes:
+        raise InputError("no plane_i values found: measure with a 'bitplanesB|...' estimator (QuBD)")
+    return dict(sorted(planes.items(), key=lambda kv: int(kv[0].split("_")[1])))
+
+
+def plane_ratios(trained, reference):
+    """QuBD view: per-plane ratio C_i(trained) / C_i(reference) in percent, LSB to MSB,
+    with the total ratio in the title and a line at 100 %."""
+    a, b = plane_bits(trained), plane_bits(reference)
+    if list(a) != list(b):
+        raise InputError(f"trained has planes {list(a)} but the reference has {list(b)}: use the same estimator")
+    ratios = [100.0 * a[k] / b[k] for k in a]
+    labels = [f"{i}" + (" LSB" if i == 0 else " MSB" if i == len(a) - 1 else "") for i in range(len(a))]
+    fig, (ax,) = _figure()
+    ax.bar(range(len(a)), ratios)
+    ax.axhline(100.0, color="grey", linestyle="--", linewidth=1)
+    ax.set_xticks(range(len(a)), labels)
+    total = 100.0 * sum(a.values()) / sum(b.values())
+    ax.set(title=f"per-plane ratio trained / reference (total {total:.1f} %)", xlabel="bit-plane",
+           ylabel="ratio (%)")
+    return fig
+
+
+def variant_bars(table, value: str = "ratio_to_reference"):
+    """Grouped bars of a ``compare`` table: one group per variant, one bar per estimator,
+    error bars from the ``<value>_std`` column (seed spread), a line at 1 for ratios."""
+    _need(table, ["variant", "estimator", value], "variant_bars")
+    variants = list(dict.fromkeys(table["variant"]))
+    estimators = list(dict.fromkeys(table["estimator"]))
+    fig, (ax,) = _figure(width=max(6.0, 1.2 * len(variants)))
+    width = 0.8 / len(estimators)
+    for j, spec in enumerate(estimators):
+        rows = table[table["estimator"] == spec].set_index("variant").reindex(variants)
+        errors = rows[value + "_std"].fillna(0).to_numpy() if value + "_std" in rows else None
+        ax.bar(np.arange(len(variants)) + (j - (len(estimators) - 1) / 2) * width, rows[value].to_numpy(),
+               width, yerr=errors, capsize=3, label=spec)
+    if value.startswith("ratio"):
+        ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+    ax.set_xticks(range(len(variants)), variants, rotation=30, ha="right")
+    ax.set(xlabel="variant", ylabel=value.replace("_", " "), title="variants compared")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats on both lower ``x`` and higher ``y``, by x."""
+    order = np.lexsort((-y, x))
+    front, best = [], -np.inf
+    for i in order:
+        if y[i] > best:
+            front.append(i)
+            best = y[i]
+    return np.array(front, dtype=int)
+
+
+def pareto(df, estimator=None, x: str = "bits", y: str = "accuracy"):
+    """Accuracy against complexity, one point per variant (``compare`` table) or per
+    checkpoint (``analyse`` table, model totals), with the Pareto front drawn as a line."""
+    _need(df, [y, "estimator"], "pareto")
+    points = model_totals(df) if "step" in df.columns else df
+    points, estimator = _pick(points, "estimator", estimator, "pareto")
+    points = points.dropna(subset=[x, y])
+    labels = points["variant"] if "variant" in points else points.get("series", points.index).astype(str) + \
+        " @" + points["step"].astype(str)
+    xs, ys = points[x].to_numpy(float), points[y].to_numpy(float)
+    fig, (ax,) = _figure()
+    ax.scatter(xs, ys, label="checkpoints / variants")
+    for xi, yi, text in zip(xs, ys, labels):
+        ax.annotate(str(text), (xi, yi), fontsize="x-small", xytext=(3, 3), textcoords="offset points")
+    front = pareto_front(xs, ys)
+    ax.plot(xs[front], ys[front], color="C1", drawstyle="steps-post", label="Pareto front")
+    ax.set(xlabel=f"{x.replace('_', ' ')} ({estimator})", ylabel=y, title="accuracy vs complexity")
+    ax.legend(fontsize="small")
+    return fig

@@ -1,0 +1,99 @@
+"""Plots: the figures hold the data they were given (axes, lines, bars, labels)."""
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+import kcomplexity as kc
+from kcomplexity import plot
+from kcomplexity.errors import InputError
+
+
+@pytest.fixture
+def table():
+    """An analyse-shaped table: 2 series x 3 steps x 2 tensors x 2 estimators, bits known."""
+    rows = []
+    for series, scale in (("a", 1.0), ("b", 2.0)):
+        for step in range(3):
+            for tensor, n in (("w", 100), ("b", 10)):
+                for spec, base in (("raw|zstd-3", 1000.0), ("bitplanes2|entropy", 50.0)):
+                    bits = scale * base * (3 - step) + n
+                    row = {"series": series, "step": step, "tensor": tensor, "n_params": n, "estimator": spec,
+                           "bits": bits, "bits_per_param": bits / n, "accuracy": 0.5 + 0.1 * step + 0.05 * scale}
+                    if spec.startswith("bitplanes"):
+                        row.update(plane_0=0.75 * bits, plane_1=0.25 * bits * (1 + step))
+                    rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_complexity_over_steps_one_axes_per_estimator_one_line_per_series(table):
+    fig = plot.complexity_over_steps(table)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    ax = fig.axes[0]
+    assert ax.get_title() == "raw|zstd-3" and ax.get_xlabel() == "step" and ax.get_ylabel() == "bits"
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+    np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), [0, 1, 2])
+    # model total = sum over the two tensors
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [2 * (2000 * 3) + 110, 2 * 4000 + 110, 4000 + 110])
+    per_param = plot.complexity_over_steps(table, value="bits_per_param", estimators=["raw|zstd-3"])
+    assert len(per_param.axes) == 1
+    np.testing.assert_allclose(per_param.axes[0].get_lines()[0].get_ydata()[-1], (2000 + 110) / 110)
+
+
+def test_model_rows_are_not_double_counted(table):
+    model = table[table.tensor == "w"].assign(tensor="<model>", bits=1.0)
+    totals = plot.model_totals(pd.concat([table, model]))
+    assert (totals["bits"] == 1.0).all()
+
+
+def test_layer_bars_one_bar_per_tensor_at_the_last_step(table):
+    fig = plot.layer_bars(table, estimator="raw|zstd-3", series="b")
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    np.testing.assert_allclose(heights, [(2000 + 100) / 100, (2000 + 10) / 10])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["w", "b"] and "step 2" in ax.get_title()
+    with pytest.raises(InputError, match="not in the table"):
+        plot.layer_bars(table, estimator="gzip")
+
+
+def test_plane_ratios_from_table_rows_and_from_estimates(table):
+    planes = table[table.estimator == "bitplanes2|entropy"]
+    trained, reference = planes[planes.step == 2], planes[planes.step == 0]
+    fig = plot.plane_ratios(trained, reference)
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    t0, r0 = 0.75 * trained.bits.sum(), 0.75 * reference.bits.sum()
+    t1, r1 = 0.75 * trained.bits.sum(), 0.25 * reference.bits.sum()
+    np.testing.assert_allclose(heights, [100 * t0 / r0, 100 * t1 / r1])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0 LSB", "1 MSB"]
+    x = np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32)
+    est = kc.estimate(x, "bitplanes8|entropy")
+    fig = plot.plane_ratios(est, est)
+    assert len(fig.axes[0].patches) == 8 and all(p.get_height() == 100 for p in fig.axes[0].patches)
+    with pytest.raises(InputError, match="bitplanes"):
+        plot.plane_ratios(kc.estimate(x, "raw|zstd-3"), est)
+
+
+def test_variant_bars_group_per_variant_with_error_bars():
+    df = pd.DataFrame({"variant": ["ref", "ref", "m", "m", "p", "p"], "estimator": ["e1", "e2"] * 3,
+                       "ratio_to_reference": [1, 1, 0.2, 0.1, 0.5, 0.6],
+                       "ratio_to_reference_std": [0.0, 0.0, 0.01, 0.02, np.nan, np.nan]})
+    ax = plot.variant_bars(df).axes[0]
+    bars = [p for p in ax.patches]
+    assert len(bars) == 6
+    np.testing.assert_allclose([b.get_height() for b in bars], [1, 0.2, 0.5, 1, 0.1, 0.6])  # estimator e1 first
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["ref", "m", "p"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["e1", "e2"]
+
+
+def test_pareto_front_and_figure(table):
+    x, y = np.array([1.0, 2.0, 3.0, 2.5, 0.5]), np.array([0.5, 0.9, 0.95, 0.7, 0.1])
+    np.testing.assert_array_equal(plot.pareto_front(x, y), [4, 0, 1, 2])
+    df = pd.DataFrame({"variant": list("abcde"), "estimator": "e", "bits": x, "accuracy": y})
+    ax = plot.pareto(df).axes[0]
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), np.c_[x, y])
+    np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), [0.5, 1.0, 2.0, 3.0])
+    assert ax.get_ylabel() == "accuracy" and ax.get_xlabel() == "bits (e)"
+    series_fig = plot.pareto(table, estimator="raw|zstd-3")
+    assert len(series_fig.axes[0].collections[0].get_offsets()) == 6  # 2 series x 3 steps
+    with pytest.raises(InputError, match="accuracy"):
+        plot.pareto(df.drop(columns="accuracy"))
