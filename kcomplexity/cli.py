@@ -50,7 +50,7 @@ def _print_table(df) -> None:
     import pandas as pd
 
     cols = [c for c in ("checkpoint", "step", "tensor", "n_params", "estimator", "bits",
-                        "bits_per_param", "ratio", "skipped") if c in df.columns]
+                        "bits_per_param", "ratio", "skipped") if c in df.columns and df[c].notna().any()]
     with pd.option_context("display.max_rows", 200, "display.width", 160, "display.max_columns", 20):
         print(df[cols].to_string(index=False))
 
@@ -139,7 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0, 1, 2 or 130)."""
     parser = build_parser()
-    args = parser.parse_args(argv)  # exits with 2 on a usage error
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help / --version (0) or a usage error (2)
+        return int(exc.code or 0)
     try:
         return int(args.func(args) or 0)
     except KComplexityError as exc:

@@ -46,6 +46,13 @@ def test_bits_equal_estimate_per_tensor(tmp_path):
     assert row.sign + row.exponent + row.mantissa_0 + row.mantissa_1 + row.mantissa_2 == row.bits  # stream columns
 
 
+def test_bfloat16_checkpoint_is_measured_bit_exact(tmp_path):
+    w = torch.randn(16, 16, generator=torch.Generator().manual_seed(1)).to(torch.bfloat16)
+    save_file({"w": w}, tmp_path / "bf16.safetensors")
+    df = kcomplexity.analyse(tmp_path / "bf16.safetensors", "raw|zstd-3", cache=tmp_path / "c.sqlite")
+    assert df.bits.iloc[0] == kcomplexity.estimate(w, "raw|zstd-3").bits and df.n_params.iloc[0] == 256
+
+
 def test_metrics_are_merged_on_step(tmp_path):
     df = kcomplexity.analyse(make_series(tmp_path / "run"), "raw|zstd-3", cache=False)
     by_step = df.groupby("step")[["accuracy", "loss", "epoch"]].first()

@@ -40,7 +40,7 @@ def content_hash(arrays: list[np.ndarray], concatenated: bool = False) -> str:
     h.update(b"concat" if concatenated else b"tensor")
     for a in arrays:
         h.update(f"{dtype_name(a.dtype)}{a.shape}".encode())
-        h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
+        h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
     return h.hexdigest()
 
 

@@ -1,0 +1,100 @@
+"""The command line: subcommands, written tables, exit codes 0/1/2/130."""
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import kcomplexity
+from kcomplexity import cli
+
+
+@pytest.fixture
+def series(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    run = tmp_path / "run"
+    run.mkdir()
+    for step in (0, 100):
+        save_file({"fc.weight": torch.randn(8, 8, generator=g), "fc.bias": torch.randn(8, generator=g)},
+                  run / f"step_{step}.safetensors")
+    return run
+
+
+def test_estimate_prints_the_bits_of_each_tensor(series, capsys):
+    path = series / "step_100.safetensors"
+    assert cli.main(["estimate", str(path), "-e", "raw|lzma-9", "--no-cache", "-q"]) == 0
+    out = capsys.readouterr().out
+    expected = kcomplexity.estimate(kcomplexity.load(path)["fc.weight"], "raw|lzma-9").bits
+    line = next(line for line in out.splitlines() if "fc.weight" in line)
+    numbers = []
+    for token in line.split():
+        try:
+            numbers.append(float(token))
+        except ValueError:
+            pass
+    assert expected in numbers and 64 in numbers  # bits and n_params
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_analyse_writes_the_same_table_as_the_api(series, tmp_path, suffix):
+    out = tmp_path / f"results{suffix}"
+    argv = ["analyse", str(series), "-e", "raw|zstd-3", "-e", "fields|zstd-3", "--per", "model", "--delta",
+            "--out", str(out), "--no-cache", "-q"]
+    assert cli.main(argv) == 0
+    table = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    api = kcomplexity.analyse(series, ["raw|zstd-3", "fields|zstd-3"], per="model", delta=True, cache=False)
+    assert table.estimator.tolist() == api.estimator.tolist()
+    assert table.bits.tolist() == api.bits.tolist()
+    assert table.step.tolist() == [0, 0, 100, 100, 100, 100]
+
+
+def test_analyse_with_workers_and_cache_path(series, tmp_path):
+    cache = tmp_path / "c.sqlite"
+    out = tmp_path / "r.csv"
+    argv = ["analyse", str(series), "--workers", "2", "--cache", str(cache), "--min-ndim", "2", "--out", str(out)]
+    assert cli.main(argv) == 0
+    table = pd.read_csv(out)
+    assert table.tensor.unique().tolist() == ["fc.weight"] and table.estimator.unique().tolist() == ["raw|zstd-3"]
+    assert cache.is_file()
+
+
+def test_user_error_exits_1_with_message_and_no_traceback(tmp_path):
+    missing = tmp_path / "missing.safetensors"
+    proc = subprocess.run([sys.executable, "-m", "kcomplexity.cli", "estimate", str(missing)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "kcomplexity: error:" in proc.stderr and "no such file" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_spec_and_bad_output_are_user_errors(series, tmp_path, capsys):
+    assert cli.main(["estimate", str(series), "-e", "raw|nope", "--no-cache"]) == 1
+    assert "unknown coder 'nope'" in capsys.readouterr().err
+    assert cli.main(["analyse", str(series), "--out", str(tmp_path / "r.xlsx"), "--no-cache", "-q"]) == 1
+    assert "must end in .parquet or .csv" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2_and_help_exits_0(capsys):
+    assert cli.main([]) == 2
+    assert cli.main(["analyse", "somewhere"]) == 2  # --out is required
+    assert "--out" in capsys.readouterr().err
+    assert cli.main(["--help"]) == 0
+    assert "exit codes" in capsys.readouterr().out
+
+
+def test_interrupt_exits_130(monkeypatch, series, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kcomplexity.analysis, "analyse", interrupted)
+    assert cli.main(["estimate", str(series / "step_0.safetensors")]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_every_subcommand_is_registered_once():
+    names = [a.__name__ for a in cli.SUBCOMMANDS]
+    assert len(names) == len(set(names)) and {"add_estimate_parser", "add_analyse_parser"} <= set(names)
+    np.testing.assert_equal(cli.build_parser().parse_args(["analyze", "x", "--out", "y.csv"]).func, cli.run_analyse)
