@@ -6,6 +6,7 @@ or a labelled estimate (BDM, empirical entropy).
 from .errors import KComplexityError
 from .estimators import DEFAULT_ESTIMATOR, Estimate, Pipeline, available, estimate, parse, register
 from .io import load
+from .coders.bdm import bdm, block_entropy
 from .analysis import analyse, analyze
 from .analysis.compare import compare
 from . import variants
@@ -13,4 +14,5 @@ from . import variants
 __version__ = "0.1.0"
 
 __all__ = ["DEFAULT_ESTIMATOR", "Estimate", "KComplexityError", "Pipeline", "available",
-           "estimate", "parse", "register", "__version__", "load", "analyse", "analyze", "compare", "variants"]
+           "estimate", "parse", "register", "__version__", "load", "analyse", "analyze", "compare", "variants",
+           "bdm", "block_entropy"]

@@ -134,24 +134,29 @@ def _merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.n
 
 
 def canonical(codes: np.ndarray, base: int, size: int) -> np.ndarray:
-    """Relabel the symbols of packed blocks (``size`` cells) by order of first appearance."""
-    digits = np.empty((size, len(codes)), np.int64)
-    rest = codes.astype(np.uint64)
+    """Relabel the symbols of packed blocks (``size`` cells) 0, 1, 2, ... by first appearance.
+
+    With w_v the code of the indicator string of symbol v (1 where the block holds v),
+    the symbol seen first has the largest w_v, so its label is rank_v = #{u: w_u > w_v}
+    and the canonical code is sum_v rank_v * w_v.
+    """
+    dtype = _code_dtype(base ** size)
+    rest = codes.astype(dtype)
+    digits = np.empty((size, len(codes)), np.uint8)
     for i in range(size - 1, -1, -1):
-        digits[i] = rest % np.uint64(base)
-        rest = rest // np.uint64(base)
-    rows = np.arange(len(codes))
-    label = np.full((len(codes), base), -1, np.int64)
-    next_label = np.zeros(len(codes), np.int64)
-    out = np.zeros(len(codes), np.uint64)
-    for d in digits:
-        lab = label[rows, d]
-        new = lab < 0
-        lab[new] = next_label[new]
-        label[rows[new], d[new]] = lab[new]
-        next_label += new
-        out = out * np.uint64(base) + lab.astype(np.uint64)
-    return out
+        digits[i] = rest % dtype(base)
+        rest //= dtype(base)
+    weights = np.zeros((base, len(codes)), dtype)
+    for v in range(base):
+        for row in digits:
+            weights[v] *= dtype(base)
+            weights[v] += row == v
+    out = np.zeros(len(codes), dtype)
+    for v in range(1, base):   # rank 0 adds nothing
+        rank = (weights > weights[v]).sum(axis=0, dtype=dtype)
+        out += rank * weights[v]
+    rank = (weights > weights[0]).sum(axis=0, dtype=dtype)
+    return (out + rank * weights[0]).astype(np.uint64)
 
 
 def block_counts(x, ndim: int = 1, nsymbols: int = 2, block: int | None = None,

@@ -53,9 +53,10 @@ class ShapeTable:
 
     def lookup(self, canonical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """CTM of each canonical code and a mask of codes missing from the table."""
-        pos = np.minimum(np.searchsorted(self.codes, canonical), len(self.codes) - 1)
-        found = self.codes[pos] == canonical
-        return np.where(found, self.ctm[pos], self.max_ctm + 1.0), ~found
+        needles, back = np.unique(canonical, return_inverse=True)  # sorted needles search fast
+        pos = np.minimum(np.searchsorted(self.codes, needles), len(self.codes) - 1)
+        found = self.codes[pos] == needles
+        return np.where(found, self.ctm[pos], self.max_ctm + 1.0)[back], ~found[back]
 
     @cached_property
     def _descending(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
