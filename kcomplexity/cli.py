@@ -119,8 +119,30 @@ def run_analyse(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- demo
+def add_demo_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "demo", help="train small models with every method, measure them, write a report",
+        description="Train baseline, QAT, MoMos and pruned models on sklearn's digits, analyse every series "
+                    "with the default estimators and write tables, plots and report.md.",
+        epilog="examples:\n  kcomplexity demo --out report\n  kcomplexity demo --out /tmp/r --quick",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="report", metavar="DIR", help="report folder (default: report)")
+    p.add_argument("--epochs", type=int, metavar="N", help="epochs per run (default 10, 3 with --quick)")
+    p.add_argument("--quick", action="store_true", help="fewer runs and epochs (about a minute)")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="analysis worker processes (default 2)")
+    p.set_defaults(func=run_demo)
+
+
+def run_demo(args) -> int:
+    from . import demo
+
+    demo(args.out, epochs=args.epochs, quick=args.quick, workers=args.workers)
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
-SUBCOMMANDS = [add_estimate_parser, add_analyse_parser]
+SUBCOMMANDS = [add_estimate_parser, add_analyse_parser, add_demo_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,142 @@
+"""``kcomplexity demo``: train small models with every method, measure them, write a report.
+
+Steps (each prints progress): train every run into ``OUT/runs/<series>/``; write
+the controls beside them (``shuffled_<series>``: the init and final checkpoint
+with every tensor's values permuted; ``random_init``: fresh draws of the same
+architecture, step = seed); ``analyse`` all series with the default estimators,
+per tensor over the weight matrices (dim >= 2, QuBD's selection; biases are < 1 %
+of the parameters and too short for 2-D BDM); then tables, claims, plots and
+``report.md`` (see ``findings`` and ``report``).
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file, save_file
+
+from ..errors import InputError
+from .data import Split, load_digits_split
+from .loop import checkpoint_name, evaluate, set_threads, train, write_metrics
+from .methods import QAT, Baseline, Method, Momos, Prune
+from .models import build_model
+
+ESTIMATORS = ("raw|lzma-9", "fields|zstd-19", "sign|bdm", "bitplanes8|bdm2d", "motif-4")
+RANDOM_INIT_SEEDS = (1, 2, 3)
+
+
+@dataclass
+class Run:
+    """One training run of the demo: model name and method; the series is ``<model>_<method>``."""
+    model: str
+    method: Method
+
+    @property
+    def series(self) -> str:
+        return f"{self.model}_{self.method.name}"
+
+
+def plan_runs(quick: bool = False) -> list[Run]:
+    """The demo's runs. Quick: the MLP with baseline, QAT-4, MoMos (s=4, c=0.05), magnitude pruning."""
+    if quick:
+        return [Run("mlp", m) for m in (Baseline(), QAT(4), Momos(4, 0.05), Prune("magnitude", 0.7))]
+    mlp = [Baseline(), QAT(8), QAT(4), Momos(4, 0.05), Momos(4, 0.01), Momos(4, 0.1), Momos(8, 0.05),
+           Prune("magnitude", 0.7), Prune("pq")]
+    return [Run("mlp", m) for m in mlp] + [Run("cnn", Baseline()), Run("cnn", Momos(4, 0.05))]
+
+
+def _load_into(model: torch.nn.Module, weights: dict[str, np.ndarray]) -> torch.nn.Module:
+    model.load_state_dict({n: torch.from_numpy(np.ascontiguousarray(w)) for n, w in weights.items()})
+    return model
+
+
+def _write_control(target: Path, model_name: str, checkpoints: dict[int, dict], data: Split, extra: dict) -> None:
+    """Save ``{step: weights}`` as a series with each checkpoint's test accuracy and loss."""
+    target.mkdir(parents=True, exist_ok=True)
+    records = []
+    for step, weights in checkpoints.items():
+        save_file(weights, str(target / f"step_{step:04d}.safetensors"), metadata={"step": str(step)})
+        accuracy, loss = evaluate(_load_into(build_model(model_name), weights), data.x_test, data.y_test)
+        records.append({"step": step, "epoch": step, "accuracy": accuracy, "loss": loss, **extra})
+    write_metrics(target, records, {"control": extra["control"], "model": model_name})
+
+
+def write_controls(runs_dir: Path, runs: list[Run], epochs: int, data: Split, seed: int = 0) -> None:
+    """``shuffled_<series>`` (init and final, ``variants.shuffle``) and ``random_init`` per model."""
+    from ..variants import random_init, shuffle
+
+    for run in runs:
+        source = runs_dir / run.series
+        steps = (0, epochs)
+        shuffled = {s: shuffle(load_file(str(source / checkpoint_name(s))), seed=seed) for s in steps}
+        _write_control(runs_dir / f"shuffled_{run.series}", run.model, shuffled, data,
+                       {"control": "shuffle", "of": run.series, "seed": seed})
+    for model_name in dict.fromkeys(r.model for r in runs):
+        draws = {s: random_init(build_model(model_name, seed), seed=s) for s in RANDOM_INIT_SEEDS}
+        _write_control(runs_dir / f"{model_name}_random_init", model_name, draws, data,
+                       {"control": "random_init"})
+
+
+def train_all(runs_dir: Path, runs: list[Run], epochs: int, data: Split, seed: int,
+              say: Callable[[str], None]) -> dict[str, float]:
+    """Train each run into ``runs_dir/<series>``; returns seconds per series."""
+    seconds = {}
+    for i, run in enumerate(runs, 1):
+        start = time.perf_counter()
+        result = train(run.model, run.method, epochs=epochs, out=runs_dir / run.series, seed=seed, data=data)
+        seconds[run.series] = time.perf_counter() - start
+        say(f"[train {i}/{len(runs)}] {run.series:<24} test accuracy {result.accuracy:.3f} "
+            f"({seconds[run.series]:.1f} s)")
+    return seconds
+
+
+def demo(out: "str | Path" = "report", epochs: int | None = None, quick: bool = False, workers: int = 2,
+         seed: int = 0, say: Callable[[str], None] = print, progress: bool | None = None) -> dict:
+    """Run the whole demo into ``out``; returns ``{"results", "totals", "summary", "claims", "seconds"}``.
+
+    Default 10 epochs (3 with ``quick``). ``say`` prints progress lines; ``progress``
+    shows analyse's bar (None: when stderr is a terminal). Writes ``out/results.parquet``,
+    ``out/results.csv``, ``out/summary.csv``, ``out/*.png`` and ``out/report.md``.
+    """
+    from .. import analyse
+    from ..analysis import write_table
+    from . import findings, report
+
+    epochs = epochs or (3 if quick else 10)
+    if not isinstance(epochs, int) or epochs < 2:
+        raise InputError(f"the demo needs at least 2 epochs (pruning happens half-way), got {epochs!r}")
+    out = Path(out)
+    runs_dir = out / "runs"
+    shutil.rmtree(runs_dir, ignore_errors=True)  # a stale series would mix into this run's table
+    set_threads()
+    start = time.perf_counter()
+    data = load_digits_split(seed=seed)
+    runs = plan_runs(quick)
+    say(f"kcomplexity demo: {len(runs)} runs x {epochs} epochs on sklearn digits -> {out}/")
+    train_seconds = train_all(runs_dir, runs, epochs, data, seed, say)
+    write_controls(runs_dir, runs, epochs, data, seed)
+    say(f"[analyse] {len(list(runs_dir.iterdir()))} series x {len(ESTIMATORS)} estimators "
+        f"({', '.join(ESTIMATORS)}), {workers} worker(s)")
+    t0 = time.perf_counter()
+    results = analyse(runs_dir, estimators=list(ESTIMATORS), per="tensor", min_ndim=2, workers=workers,
+                      cache=out / "cache.sqlite", progress=progress)
+    analyse_seconds = time.perf_counter() - t0
+    write_table(results, out / "results.parquet")
+    write_table(results, out / "results.csv")
+    tables = findings.compute(results, [r.series for r in runs], epochs)
+    tables["summary"].to_csv(out / "summary.csv", index=False)
+    seconds = {"train": sum(train_seconds.values()), "analyse": analyse_seconds}
+    seconds["total"] = time.perf_counter() - start
+    report.write(out, results, tables, runs, epochs, seconds)
+    seconds["total"] = time.perf_counter() - start
+    say(findings.format_summary(tables["summary"]))
+    for claim in tables["claims"]:
+        say(f"({claim['id']}) {claim['verdict'].upper()}: {claim['statement']}")
+    say(f"wrote {out}/report.md, results.parquet, results.csv, summary.csv and plots in {seconds['total']:.0f} s "
+        f"(train {seconds['train']:.0f} s, analyse {analyse_seconds:.0f} s)")
+    return {"results": results, **tables, "seconds": seconds}

@@ -1,0 +1,170 @@
+"""The demo's numbers: model totals, the summary table and the claims (a)-(d), decided by code.
+
+Every ratio is model bits / model bits at the same estimator, where model bits are
+the sum over the weight matrices measured by ``analyse`` (``plot.model_totals``).
+"init" is epoch 0 of the series (one seeded initialisation shared by every run of
+a model); the noise level of a ratio is the largest |1 - r| between that init and
+the fresh ``random_init`` draws. A verdict is "holds" only when the claim holds
+for every case listed; otherwise "does not hold here" and the statement says where
+it holds and where it fails.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..plot import model_totals
+
+QUBD = "bitplanes8|bdm2d"
+MAX_ACCURACY_DROP = 0.03  # "comparable accuracy": within 3 points of the baseline
+CONTROL_TOLERANCE = 0.01  # a shuffle of random weights must stay within 1 % of them
+
+
+def plane_totals(results: pd.DataFrame) -> pd.DataFrame:
+    """QuBD per-plane bits summed over tensors, one row per (series, step)."""
+    rows = results[results["estimator"] == QUBD]
+    planes = sorted((c for c in rows.columns if c.startswith("plane_")), key=lambda c: int(c.split("_")[1]))
+    return rows.groupby(["series", "step"])[planes].sum().reset_index()
+
+
+class Totals:
+    """Lookup of model bits and accuracy by (series, step, estimator)."""
+
+    def __init__(self, results: pd.DataFrame):
+        self.frame = model_totals(results)
+        self.bits = self.frame.set_index(["series", "step", "estimator"])["bits"]
+        self.accuracy = self.frame.groupby(["series", "step"])["accuracy"].first()
+        self.estimators = list(dict.fromkeys(results["estimator"]))
+        self.planes = plane_totals(results).set_index(["series", "step"])
+
+    def ratio(self, a: tuple, b: tuple, estimator: str) -> float:
+        return float(self.bits[(*a, estimator)] / self.bits[(*b, estimator)])
+
+    def noise(self, model: str, estimator: str) -> float:
+        """Largest |1 - bits(random draw) / bits(init)| over the random_init control draws."""
+        draws = self.bits.xs((f"{model}_random_init", estimator), level=("series", "estimator"))
+        init = self.bits[(f"{model}_baseline", 0, estimator)]
+        return float(np.max(np.abs(1 - draws.to_numpy() / init)))
+
+
+def summary_table(t: Totals, series: list[str], epochs: int) -> pd.DataFrame:
+    """One row per trained series at its last epoch: accuracy, bits/param, ratio to init and to its shuffle."""
+    rows = []
+    for s in series:
+        row = {"series": s, "accuracy": t.accuracy[(s, epochs)],
+               "shuffled_accuracy": t.accuracy[(f"shuffled_{s}", epochs)]}
+        for e in t.estimators:
+            n = t.frame.query("series == @s and step == @epochs and estimator == @e")["n_params"].iloc[0]
+            row[f"{e} bits/param"] = t.bits[(s, epochs, e)] / n
+            row[f"{e} vs init"] = t.ratio((s, epochs), (s, 0), e)
+            row[f"{e} vs shuffled"] = t.ratio((s, epochs), (f"shuffled_{s}", epochs), e)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _verdict(ok: dict) -> tuple[str, str]:
+    good, bad = [k for k, v in ok.items() if v], [k for k, v in ok.items() if not v]
+    if not bad:
+        return "holds", ""
+    return "does not hold here", f" Holds for: {', '.join(good) or 'none'}; fails for: {', '.join(bad)}."
+
+
+def claim_a(t: Totals, series: list[str], epochs: int) -> list[dict]:
+    """(a) trained < init under each estimator, beyond the init-to-init noise; and the QuBD gap
+    (1 - plane ratio) is larger on average in the top half of the planes than in the bottom
+    half and than the noise."""
+    ok, parts = {}, []
+    for base in (s for s in series if s.endswith("_baseline")):
+        model = base.split("_")[0]
+        for e in t.estimators:
+            r, noise = t.ratio((base, epochs), (base, 0), e), t.noise(model, e)
+            ok[f"{base} {e}"] = r < 1 - noise
+            parts.append(f"{base} {e}: {r:.3f} (init noise ±{noise:.3f})")
+    verdict, where = _verdict(ok)
+    claims = [{"id": "a", "verdict": verdict, "statement": "trained / init model bits: " + "; ".join(parts) + "." + where}]
+    base = next(s for s in series if s.endswith("_baseline"))
+    final, init = t.planes.loc[(base, epochs)], t.planes.loc[(base, 0)]
+    gap = 1 - final.to_numpy() / init.to_numpy()
+    half = len(gap) // 2
+    lsb, msb = float(gap[:half].mean()), float(gap[half:].mean())
+    plane_text = ", ".join(f"{100 * (1 - g):.1f}%" for g in gap)
+    noise = t.noise(base.split("_")[0], QUBD)
+    claims.append({"id": "a-qubd", "verdict": "holds" if msb > max(lsb, noise) else "does not hold here",
+                   "statement": f"QuBD per-plane ratio trained/init for {base}, LSB..MSB: {plane_text}; "
+                                f"mean gap {100 * msb:.1f}% in the top {len(gap) - half} planes vs "
+                                f"{100 * lsb:.1f}% in the bottom {half} (init noise ±{100 * noise:.1f}%)."})
+    return claims
+
+
+def _lower_than_baseline(t: Totals, variants: list[str], epochs: int, check_accuracy: bool) -> tuple[dict, list]:
+    ok, parts = {}, []
+    for s in variants:
+        base = s.split("_")[0] + "_baseline"
+        ratios = {e: t.ratio((s, epochs), (base, epochs), e) for e in t.estimators}
+        drop = float(t.accuracy[(base, epochs)] - t.accuracy[(s, epochs)])
+        ok[s] = all(r < 1 for r in ratios.values()) and (not check_accuracy or drop <= MAX_ACCURACY_DROP)
+        text = ", ".join(f"{e} {r:.3f}" for e, r in ratios.items())
+        acc = f"accuracy {t.accuracy[(s, epochs)]:.3f} vs {t.accuracy[(base, epochs)]:.3f} ({-100 * drop:+.1f} points)"
+        parts.append(f"{s}: {acc}; bits / baseline: {text}")
+    return ok, parts
+
+
+def claim_b(t: Totals, series: list[str], epochs: int) -> dict:
+    """(b) MoMos: accuracy within 3 points of the baseline and fewer bits under every estimator."""
+    ok, parts = _lower_than_baseline(t, [s for s in series if "_momos_" in s], epochs, check_accuracy=True)
+    verdict, where = _verdict(ok)
+    return {"id": "b", "verdict": verdict, "statement": "; ".join(parts) + "." + where}
+
+
+def claim_c(t: Totals, series: list[str], epochs: int) -> dict:
+    """(c) pruned and QAT-quantised models: fewer bits than the baseline under every estimator."""
+    ok, parts = _lower_than_baseline(t, [s for s in series if "_prune" in s or "_qat" in s], epochs, False)
+    verdict, where = _verdict(ok)
+    return {"id": "c", "verdict": verdict, "statement": "; ".join(parts) + "." + where}
+
+
+def claim_d(t: Totals, series: list[str], epochs: int) -> dict:
+    """(d) shuffle control: neutral on random init (within 1 %), and splits trained/init into
+    a value part (shuffled trained / shuffled init) and an arrangement part (trained / shuffled trained)."""
+    base = next(s for s in series if s.endswith("_baseline"))
+    neutral, structure, parts = {}, {}, []
+    for e in t.estimators:
+        a0 = t.ratio((base, 0), (f"shuffled_{base}", 0), e)
+        neutral[e] = abs(1 - a0) <= CONTROL_TOLERANCE
+        arrangement = {s: t.ratio((s, epochs), (f"shuffled_{s}", epochs), e) for s in series}
+        structure[e] = min(arrangement.values()) < 1 - CONTROL_TOLERANCE
+        value = t.ratio((f"shuffled_{base}", epochs), (f"shuffled_{base}", 0), e)
+        best = min(arrangement, key=arrangement.get)
+        parts.append(f"{e}: init/shuffled init {a0:.3f}; {base} value part {value:.3f}, arrangement part "
+                     f"{arrangement[base]:.3f}; strongest arrangement {best} {arrangement[best]:.3f}")
+    holds = all(neutral.values()) and any(structure.values())
+    return {"id": "d", "verdict": "holds" if holds else "does not hold here",
+            "statement": "; ".join(parts) + ". Control neutral on the init under: "
+                         f"{', '.join(e for e, v in neutral.items() if v) or 'none'}; arrangement detected under: "
+                         f"{', '.join(e for e, v in structure.items() if v) or 'none'}."}
+
+
+def compute(results: pd.DataFrame, series: list[str], epochs: int) -> dict:
+    """``{"totals", "summary", "claims"}`` for the trained ``series`` (controls are found by name)."""
+    t = Totals(results)
+    claims = [*claim_a(t, series, epochs), claim_b(t, series, epochs), claim_c(t, series, epochs),
+              claim_d(t, series, epochs)]
+    return {"totals": t.frame, "summary": summary_table(t, series, epochs), "claims": claims}
+
+
+def short(estimator: str) -> str:
+    return {"raw|lzma-9": "lzma", "fields|zstd-19": "fields-zstd", "sign|bdm": "sign-bdm",
+            QUBD: "QuBD", "raw|motif-4": "motif-4"}.get(estimator, estimator)
+
+
+def printable(summary: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy and the ratio to init per estimator, with short column names."""
+    cols = {"series": "series", "accuracy": "acc"}
+    cols.update({c: short(c[: -len(" vs init")]) + "/init" for c in summary.columns if c.endswith(" vs init")})
+    table = summary[list(cols)].rename(columns=cols)
+    return table.round(3)
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    return "Model bits at the last epoch relative to the initialisation (< 1 = simpler):\n" + \
+        printable(summary).to_string(index=False)
