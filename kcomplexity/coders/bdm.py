@@ -36,6 +36,7 @@ from ..encodings import Stream
 from ..errors import InputError, SpecError, TooSmall
 from .base import Coded, Coder
 from .ctm import TABLES, load_table
+from .entropy import entropy_bits
 
 PARTITIONS = ("ignore", "recursive", "correlated")
 MIN_LENGTH = 2          # smallest side the recursive partition keeps (pybdm's default)
@@ -242,30 +243,36 @@ def bdm(x, ndim: int = 1, nsymbols: int = 2, block: int | None = None, partition
     return _normalise(value, low, high)
 
 
-def _entropy(counts: np.ndarray) -> float:
-    """-sum p log2 p with p = counts / sum (bits)."""
-    n = counts.sum()
-    return float(math.log2(n) - (counts * np.log2(counts)).sum() / n)
+def _entropy(counts) -> float:
+    """-sum p log2 p with p = counts / sum (bits per block)."""
+    counts = np.asarray(counts, np.float64)
+    return entropy_bits(counts) / counts.sum()
+
+
+def _max_entropy(sizes: dict[int, int], n_raw: dict[int, int]) -> float:
+    """Entropy when each shape's ``sizes[s]`` blocks are spread evenly over its ``n_raw[s]`` raw blocks."""
+    total = sum(sizes.values())
+    c_log_c = 0.0  # sum of c log2 c over the raw blocks' counts c
+    for s, n in sizes.items():
+        q, r = divmod(n, n_raw[s])
+        c_log_c += r * (q + 1) * math.log2(q + 1) + ((n_raw[s] - r) * q * math.log2(q) if q else 0.0)
+    return math.log2(total) - c_log_c / total
 
 
 def block_entropy(x, ndim: int = 1, nsymbols: int = 2, block: int | None = None, partition: str = "ignore",
                   shift: int = 1, normalized: bool = False) -> float:
-    """Shannon entropy (bits) of the distribution of raw blocks (pybdm's ``ent``).
+    """Shannon entropy (bits per block) of the distribution of raw blocks (pybdm's ``ent``).
 
     Arguments as for ``bdm``. Normalised: (H - min) / (max - min), min = entropy of the
-    per-shape block counts, max = each shape's blocks spread evenly over its raw blocks.
+    per-shape block counts, max = each shape's blocks spread evenly over its k^size raw blocks.
     """
     counts = block_counts(x, ndim, nsymbols, block, partition, shift)
-    value = _entropy(np.concatenate([n for _, n in counts.values()]).astype(np.float64))
+    value = _entropy(np.concatenate([n for _, n in counts.values()]))
     if not normalized:
         return value
-    sizes = np.array([n.sum() for _, n in counts.values()], np.float64)
-    total = sizes.sum()
-    spread = 0.0  # sum of c log2 c when each shape's blocks are spread evenly
-    for side, (_, n) in counts.items():
-        q, r = divmod(int(n.sum()), nsymbols ** (side ** ndim))
-        spread += r * (q + 1) * math.log2(q + 1) + (nsymbols ** (side ** ndim) - r) * q * (math.log2(q) if q else 0)
-    return _normalise(value, _entropy(sizes), math.log2(total) - spread / total)
+    sizes = {s: int(n.sum()) for s, (_, n) in counts.items()}
+    n_raw = {s: nsymbols ** (s ** ndim) for s in sizes}
+    return _normalise(value, _entropy(list(sizes.values())), _max_entropy(sizes, n_raw))
 
 
 # ---------------------------------------------------------------- coders

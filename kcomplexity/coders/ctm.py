@@ -172,6 +172,7 @@ def _save(path: Path, shapes: dict[int, ShapeTable]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
             np.savez(f, **arrays)
+        os.chmod(f.name, 0o644)
         os.replace(f.name, path)
     except OSError:
         pass
