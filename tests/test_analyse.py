@@ -156,3 +156,14 @@ def test_user_errors_name_the_fix():
         kcomplexity.analyse({"w": np.ones(3, np.float32)}, workers=0, cache=False)
     with pytest.raises(SpecError, match="unknown coder"):
         kcomplexity.analyse({"w": np.ones(3, np.float32)}, "raw|nope", cache=False)
+
+
+def test_file_tasks_ship_paths_not_arrays(tmp_path):
+    from kcomplexity.analysis.analyse import plan
+    from kcomplexity.io import Selection, discover
+
+    series = make_series(tmp_path / "run", 2)
+    units = plan(discover(series), ["raw|zstd-3"], ["raw|zstd-3"], Selection.make(), "tensor", None, False)
+    assert len(units) == 2 * 2 + 2  # two tensors x two checkpoints, plus deltas at the second checkpoint
+    assert all(isinstance(u.task.source, str) and u.task.source.endswith(".safetensors") for u in units)
+    assert [u.task.previous.endswith("epoch_0000.safetensors") for u in units if u.task.delta] == [True, True]

@@ -12,7 +12,6 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -22,7 +21,7 @@ from .. import errors
 from ..errors import InputError, KComplexityError
 from ..estimators import DEFAULT_ESTIMATOR, parse
 from ..io import CheckpointRef, Selection, discover
-from ..io.readers import Checkpoint, MemoryCheckpoint, open_cached
+from ..io.readers import Checkpoint, MemoryCheckpoint, fingerprint, open_cached
 from .cache import Cache, content_hash, lookup, resolve_cache_path
 from .delta import PREFIX, delta_spec, xor_delta
 from .executors import run_all
@@ -97,13 +96,6 @@ def run_task(task: Task) -> tuple[str | None, dict]:
 
 
 # ---------------------------------------------------------------- planning
-def _fingerprint(path: str) -> str:
-    """path|size|mtime of a file, or of every file in a model directory."""
-    p = Path(path)
-    files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
-    return ";".join(f"{f}|{f.stat().st_size}|{f.stat().st_mtime_ns}" for f in files)
-
-
 def _shape(info: dict, names: tuple, concat: bool) -> tuple[str, int]:
     shapes = [info[n][1] for n in names]
     n = sum(int(np.prod(s)) for s in shapes)
@@ -147,7 +139,7 @@ def plan(refs: list[CheckpointRef], specs: list[str], deltas: list[str], selecti
         for label, group in _groups(names, per):
             shape, n = _shape(info, group, per == "model")
             source = _ship(ref, checkpoint, group)
-            key = _fingerprint(source) + "|" + "+".join(group) + f"|{per}" if isinstance(source, str) else None
+            key = fingerprint(source) + "|" + "+".join(group) + f"|{per}" if isinstance(source, str) else None
             for spec in specs:
                 task = Task(source, group, spec, per == "model", False, None, cache_path, allow_nonfinite)
                 units.append(Unit(ref, label, shape, n, task, key))
@@ -155,7 +147,7 @@ def plan(refs: list[CheckpointRef], specs: list[str], deltas: list[str], selecti
                 skip = _delta_skip(prev, label, group, info)
                 prev_source = None if skip else _ship(prev[0], prev[0].open(), group)
                 task = Task(source, group, spec, per == "model", True, prev_source, cache_path, allow_nonfinite)
-                prev_key = _fingerprint(prev_source) if key and prev_source else None
+                prev_key = fingerprint(prev_source) if key and prev_source else None
                 units.append(Unit(ref, label, shape, n, task, prev_key and f"{key}^{prev_key}",
                                   skipped=skip))
         previous[ref.series] = (ref, info, names)

@@ -290,18 +290,23 @@ def open_path(path) -> Checkpoint:
                       "and Hugging Face model directories")
 
 
+def fingerprint(path) -> str:
+    """``path|size|mtime`` of a file, or of every file in a model directory: changes when the data does."""
+    p = Path(path)
+    if not p.exists():
+        raise SourceError(f"{p}: no such file or directory")
+    files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
+    return ";".join(f"{f}|{f.stat().st_size}|{f.stat().st_mtime_ns}" for f in files)
+
+
 @lru_cache(maxsize=4)
-def _open_cached(path: str, mtime_ns: int, size: int) -> Checkpoint:
+def _open_cached(path: str, stamp: str) -> Checkpoint:
     return open_path(path)
 
 
 def open_cached(path) -> Checkpoint:
-    """``open_path`` memoised per process on (path, mtime, size): workers reuse an opened file."""
-    p = Path(path)
-    st = p.stat() if p.exists() else None
-    if st is None:
-        raise SourceError(f"{p}: no such file or directory")
-    return _open_cached(os.fspath(p), st.st_mtime_ns, st.st_size)
+    """``open_path`` memoised per process on the fingerprint: workers reuse an opened file."""
+    return _open_cached(os.fspath(path), fingerprint(path))
 
 
 def open_source(source, buffers: bool = False) -> Checkpoint:
