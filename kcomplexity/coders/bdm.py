@@ -277,9 +277,11 @@ def block_entropy(x, ndim: int = 1, nsymbols: int = 2, block: int | None = None,
 
 # ---------------------------------------------------------------- coders
 class BDM(Coder):
-    """1-D BDM of a symbol stream with 2, 4, 5, 6 or 9 symbols, in bits (``sign|bdm``, ``q1|bdm``, ``q2|bdm``).
+    """1-D BDM of a symbol stream with 2, 4, 5, 6 or 9 symbols, in bits.
 
-    Written ``bdm[-ignore|-recursive|-correlated]``. ``details["bdm"]`` sums over streams.
+    ``sign|bdm`` is the MoMos metric. ``qB`` streams have 2^B symbols, so of the
+    quantisers only ``q1|bdm`` (2) and ``q2|bdm`` (4) have CTM tables. Written
+    ``bdm[-ignore|-recursive|-correlated]``; ``details["bdm"]`` sums over streams.
     """
     family, pattern, ndim = "bdm", "bdm[-recursive|-correlated]", 1
 
