@@ -20,9 +20,9 @@ from .errors import KComplexityError
 
 EPILOG = textwrap.dedent("""\
     examples:
-      kcomplexity estimate model.safetensors --estimator raw|zstd-19 --estimator bitplanes8|bdm2d
-      kcomplexity analyse runs/baseline --estimator raw|zstd-3 --out results.parquet --workers 2
-      kcomplexity analyse runs/ --per model --estimator raw|lzma-9 --out runs.csv --dask tcp://host:8786
+      kcomplexity estimate model.safetensors -e 'raw|zstd-19' -e 'bitplanes8|bdm2d' --min-ndim 2
+      kcomplexity analyse runs/baseline -e 'raw|zstd-3' --out results.parquet --workers 2
+      kcomplexity analyse runs/ --per model -e 'raw|lzma-9' --out runs.csv --dask tcp://host:8786
       kcomplexity <subcommand> --help
 
     exit codes: 0 ok, 1 user error (message, no traceback), 2 usage error, 130 interrupted
@@ -39,7 +39,7 @@ def _add_selection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-ndim", type=int, default=0, metavar="N",
                    help="skip tensors with fewer than N dimensions (QuBD uses 2; MoMos 0)")
     p.add_argument("--per", choices=("tensor", "model"), default="tensor",
-                   help="one row per tensor, or one per checkpoint with all tensors concatenated (sorted by name)")
+                   help="one row per tensor, or one per checkpoint with all tensors concatenated in natural name order")
 
 
 def _progress_enabled(args) -> bool:
