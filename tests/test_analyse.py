@@ -167,3 +167,9 @@ def test_file_tasks_ship_paths_not_arrays(tmp_path):
     assert len(units) == 2 * 2 + 2  # two tensors x two checkpoints, plus deltas at the second checkpoint
     assert all(isinstance(u.task.source, str) and u.task.source.endswith(".safetensors") for u in units)
     assert [u.task.previous.endswith("epoch_0000.safetensors") for u in units if u.task.delta] == [True, True]
+
+
+def test_progress_bar_goes_to_stderr(capsys):
+    kcomplexity.analyse({"w": np.ones(8, np.float32)}, ["raw|zstd-3", "raw|gzip-9"], cache=False, progress=True)
+    captured = capsys.readouterr()
+    assert "analyse: 100%" in captured.err and "2/2" in captured.err and captured.out == ""

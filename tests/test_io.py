@@ -155,3 +155,13 @@ def test_unknown_format_and_missing_path(tmp_path):
         load(tmp_path / "nope.safetensors")
     with pytest.raises(SourceError, match="cannot read weights from a int"):
         load(3)
+
+
+def test_legacy_torch_format_reads_and_truncation_is_not_called_unsafe(tmp_path, state):
+    path = tmp_path / "legacy.pth"
+    torch.save(state, path, _use_new_zipfile_serialization=False)  # no mmap possible: read whole
+    assert_same(load(path), state)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(SourceError, match="legacy.pth.*truncated") as info:
+        load(path)
+    assert not isinstance(info.value, UnsafePickleError)

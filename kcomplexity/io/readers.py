@@ -189,12 +189,15 @@ def torch_load(path) -> object:
                 raise
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "weights only" not in str(exc).lower():  # a damaged pickle, not a refused one
+            raise SourceError(f"{path}: not a readable torch checkpoint ({exc}); it may be truncated or "
+                              "corrupt: re-save it (torch.save) or re-download it") from None
         raise UnsafePickleError(
             f"{path}: refused to unpickle: the file asks to build objects other than tensors and plain "
             f"containers, which could run arbitrary code. Nothing was executed. If you trust the file, load "
             f"it yourself and pass the state_dict, or convert it to .safetensors. (torch said: "
             f"{str(exc).splitlines()[0]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # torch reports damage as RuntimeError, EOFError, IndexError, KeyError, ...
         raise SourceError(f"{path}: not a readable torch checkpoint ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}); it may be truncated or corrupt: "
                           "re-save it (torch.save) or re-download it") from None
