@@ -9,6 +9,7 @@ import re
 import numpy as np
 
 from .errors import InputError
+from .estimators import parse
 
 MODEL_TENSOR = "<model>"
 PLANE = r"plane_\d+"
@@ -31,17 +32,20 @@ def _pick(df, column: str, value, what: str):
     """Rows with ``column == value``; ``value=None`` picks the first one present."""
     values = list(dict.fromkeys(df[column]))
     value = values[0] if value is None else value
+    if column == "estimator" and value not in values:
+        value = parse(value).spec  # "motif-4" names the column value "raw|motif-4"
     if value not in values:
         raise InputError(f"{what}: {column} {value!r} is not in the table; choose one of {values}")
     return df[df[column] == value], value
 
 
 def model_totals(df):
-    """Bits per (series, step, estimator) for the whole model: the ``<model>`` rows when
-    present, else the sum over tensors (NaN if any tensor was skipped)."""
+    """Bits per (series, step, estimator) for the whole model: an estimator's ``<model>`` rows
+    when it has them, else the sum over its tensors (NaN if any tensor was skipped)."""
     _need(df, ["step", "estimator", "bits", "n_params"], "model_totals")
-    if "tensor" in df.columns and (df["tensor"] == MODEL_TENSOR).any():
-        df = df[df["tensor"] == MODEL_TENSOR]
+    if "tensor" in df.columns:
+        whole = df["tensor"] == MODEL_TENSOR
+        df = df[whole | ~df["estimator"].isin(set(df.loc[whole, "estimator"]))]
     keys = [c for c in ("series", "step", "estimator") if c in df.columns]
     totals = df.groupby(keys, sort=True).agg(bits=("bits", lambda s: s.sum(skipna=False)),
                                              n_params=("n_params", "sum")).reset_index()

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import InputError
-from ..estimators import estimate
+from ..estimators import estimate, parse
 from ..variants import as_weights, random_init, shuffle
 from .analyse import join
 
@@ -38,6 +38,8 @@ def compare(variants: Mapping, estimators=DEFAULT_ESTIMATORS, reference: str = "
             seeds=(0, 1, 2), shuffle_control: bool = True, metrics: Mapping | None = None):
     """One row per (variant, estimator): bits, ratio to the reference, ratio to its own shuffle.
 
+    Estimators are listed by their canonical spec (``"motif-4"`` -> ``"raw|motif-4"``), as in ``analyse``.
+
     ``variants``: name -> nn.Module, mapping of tensors, or a variant result
     (``MomosResult``/``PruneResult``). ``reference``: a name in ``variants``, or
     ``"random_init"`` (default) to build it from the first variant with
@@ -53,7 +55,7 @@ def compare(variants: Mapping, estimators=DEFAULT_ESTIMATORS, reference: str = "
     seeds = list(seeds)
     if not seeds:
         raise InputError("seeds must name at least one seed, e.g. seeds=(0, 1, 2)")
-    estimators = [estimators] if isinstance(estimators, str) else list(estimators)
+    estimators = [parse(e).spec for e in ([estimators] if isinstance(estimators, str) else estimators)]
     draws = {name: [as_weights(v)] for name, v in variants.items()}
     if reference not in draws:
         if reference != "random_init":
