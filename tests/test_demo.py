@@ -86,13 +86,15 @@ def synthetic(trained_factor: float, momos_factor: float, momos_accuracy: float)
 def test_claim_logic_on_known_numbers():
     series = ["mlp_baseline", "mlp_momos_s4_c0.05"]
     claims = {c["id"]: c for c in findings.compute(synthetic(0.9, 0.5, 0.93), series, 2)["claims"]}
-    assert claims["a"]["verdict"] == "holds" and "0.900 (init noise ±0.003)" in claims["a"]["statement"]
+    assert claims["a"]["verdict"] == "holds"
+    assert "trained / init 0.900 (init-to-init noise ±0.003)" in claims["a"]["details"][0]
     assert claims["a-qubd"]["verdict"] == "holds"  # gaps 0,0,0,0 | 10..40 %: in the MSB half
-    assert claims["b"]["verdict"] == "holds" and "(-2.0 points)" in claims["b"]["statement"]
+    assert claims["b"]["verdict"] == "holds" and "(-2.0 points)" in claims["b"]["details"][0]
     assert claims["d"]["verdict"] == "holds"  # shuffles of the init equal it; trained/shuffled = 0.9
     claims = {c["id"]: c for c in findings.compute(synthetic(1.002, 0.5, 0.90), series, 2)["claims"]}
     assert claims["a"]["verdict"] == "does not hold here"  # 1.002 is within the ±0.003 init noise
-    assert claims["b"]["verdict"] == "does not hold here" and "(-5.0 points)" in claims["b"]["statement"]
+    assert claims["b"]["verdict"] == "does not hold here" and "(-5.0 points)" in claims["b"]["details"][0]
+    assert claims["b"]["statement"].endswith("Holds for 0 of 1; fails for: mlp_momos_s4_c0.05.")
     summary = findings.compute(synthetic(0.9, 0.5, 0.93), series, 2)["summary"]
     assert np.allclose(summary["raw|lzma-9 vs init"], [0.9, 0.5])
     assert np.allclose(summary["raw|lzma-9 vs shuffled"], [0.9, 0.5])

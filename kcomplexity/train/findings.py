@@ -62,86 +62,93 @@ def summary_table(t: Totals, series: list[str], epochs: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _verdict(ok: dict) -> tuple[str, str]:
+def _claim(claim_id: str, ok: dict, lead: str, details: list[str]) -> dict:
+    """A claim record: "holds" only when every case in ``ok`` holds; the statement names the rest."""
     good, bad = [k for k, v in ok.items() if v], [k for k, v in ok.items() if not v]
-    if not bad:
-        return "holds", ""
-    return "does not hold here", f" Holds for: {', '.join(good) or 'none'}; fails for: {', '.join(bad)}."
+    statement = f"{lead} Holds for {len(good)} of {len(ok)}" + (f"; fails for: {', '.join(bad)}." if bad else ".")
+    return {"id": claim_id, "verdict": "does not hold here" if bad else "holds", "statement": statement,
+            "details": details}
 
 
 def claim_a(t: Totals, series: list[str], epochs: int) -> list[dict]:
     """(a) trained < init under each estimator, beyond the init-to-init noise; and the QuBD gap
     (1 - plane ratio) is larger on average in the top half of the planes than in the bottom
     half and than the noise."""
-    ok, parts = {}, []
+    ok, details = {}, []
     for base in (s for s in series if s.endswith("_baseline")):
         model = base.split("_")[0]
         for e in t.estimators:
             r, noise = t.ratio((base, epochs), (base, 0), e), t.noise(model, e)
             ok[f"{base} {e}"] = r < 1 - noise
-            parts.append(f"{base} {e}: {r:.3f} (init noise ±{noise:.3f})")
-    verdict, where = _verdict(ok)
-    claims = [{"id": "a", "verdict": verdict, "statement": "trained / init model bits: " + "; ".join(parts) + "." + where}]
+            details.append(f"{base} {e}: trained / init {r:.3f} (init-to-init noise ±{noise:.3f})")
+    claims = [_claim("a", ok, "Model bits after training / at initialisation, below 1 beyond the noise "
+                              "of fresh random initialisations.", details)]
     base = next(s for s in series if s.endswith("_baseline"))
     final, init = t.planes.loc[(base, epochs)], t.planes.loc[(base, 0)]
     gap = 1 - final.to_numpy() / init.to_numpy()
     half = len(gap) // 2
     lsb, msb = float(gap[:half].mean()), float(gap[half:].mean())
-    plane_text = ", ".join(f"{100 * (1 - g):.1f}%" for g in gap)
     noise = t.noise(base.split("_")[0], QUBD)
-    claims.append({"id": "a-qubd", "verdict": "holds" if msb > max(lsb, noise) else "does not hold here",
-                   "statement": f"QuBD per-plane ratio trained/init for {base}, LSB..MSB: {plane_text}; "
-                                f"mean gap {100 * msb:.1f}% in the top {len(gap) - half} planes vs "
-                                f"{100 * lsb:.1f}% in the bottom {half} (init noise ±{100 * noise:.1f}%)."})
+    holds = msb > max(lsb, noise)
+    claims.append({"id": "a-qubd", "verdict": "holds" if holds else "does not hold here",
+                   "statement": f"{base}: mean gap 1 - C_i(trained)/C_i(init) is {100 * msb:.1f}% over the top "
+                                f"{len(gap) - half} planes vs {100 * lsb:.1f}% over the bottom {half} "
+                                f"(init-to-init noise of the total ±{100 * noise:.1f}%).",
+                   "details": ["per-plane ratio trained / init, LSB..MSB: "
+                               + ", ".join(f"{100 * (1 - g):.1f}%" for g in gap)]})
     return claims
 
 
 def _lower_than_baseline(t: Totals, variants: list[str], epochs: int, check_accuracy: bool) -> tuple[dict, list]:
-    ok, parts = {}, []
+    ok, details = {}, []
     for s in variants:
         base = s.split("_")[0] + "_baseline"
         ratios = {e: t.ratio((s, epochs), (base, epochs), e) for e in t.estimators}
         drop = float(t.accuracy[(base, epochs)] - t.accuracy[(s, epochs)])
         ok[s] = all(r < 1 for r in ratios.values()) and (not check_accuracy or drop <= MAX_ACCURACY_DROP)
         text = ", ".join(f"{e} {r:.3f}" for e, r in ratios.items())
-        acc = f"accuracy {t.accuracy[(s, epochs)]:.3f} vs {t.accuracy[(base, epochs)]:.3f} ({-100 * drop:+.1f} points)"
-        parts.append(f"{s}: {acc}; bits / baseline: {text}")
-    return ok, parts
+        details.append(f"{s}: test accuracy {t.accuracy[(s, epochs)]:.3f} vs {t.accuracy[(base, epochs)]:.3f} "
+                       f"({-100 * drop:+.1f} points); bits / baseline: {text}")
+    return ok, details
 
 
 def claim_b(t: Totals, series: list[str], epochs: int) -> dict:
     """(b) MoMos: accuracy within 3 points of the baseline and fewer bits under every estimator."""
-    ok, parts = _lower_than_baseline(t, [s for s in series if "_momos_" in s], epochs, check_accuracy=True)
-    verdict, where = _verdict(ok)
-    return {"id": "b", "verdict": verdict, "statement": "; ".join(parts) + "." + where}
+    ok, details = _lower_than_baseline(t, [s for s in series if "_momos_" in s], epochs, check_accuracy=True)
+    return _claim("b", ok, "A MoMos run counts when its test accuracy is within 3 points of its model's "
+                           "baseline and its bits are lower under every estimator.", details)
 
 
 def claim_c(t: Totals, series: list[str], epochs: int) -> dict:
     """(c) pruned and QAT-quantised models: fewer bits than the baseline under every estimator."""
-    ok, parts = _lower_than_baseline(t, [s for s in series if "_prune" in s or "_qat" in s], epochs, False)
-    verdict, where = _verdict(ok)
-    return {"id": "c", "verdict": verdict, "statement": "; ".join(parts) + "." + where}
+    ok, details = _lower_than_baseline(t, [s for s in series if "_prune" in s or "_qat" in s], epochs, False)
+    return _claim("c", ok, "A pruned or QAT run counts when its bits are lower than its baseline's under "
+                           "every estimator.", details)
 
 
 def claim_d(t: Totals, series: list[str], epochs: int) -> dict:
     """(d) shuffle control: neutral on random init (within 1 %), and splits trained/init into
     a value part (shuffled trained / shuffled init) and an arrangement part (trained / shuffled trained)."""
     base = next(s for s in series if s.endswith("_baseline"))
-    neutral, structure, parts = {}, {}, []
+    neutral, structure, details, shift = {}, {}, [], 0.0
     for e in t.estimators:
         a0 = t.ratio((base, 0), (f"shuffled_{base}", 0), e)
+        shift = max(shift, abs(1 - a0))
         neutral[e] = abs(1 - a0) <= CONTROL_TOLERANCE
         arrangement = {s: t.ratio((s, epochs), (f"shuffled_{s}", epochs), e) for s in series}
         structure[e] = min(arrangement.values()) < 1 - CONTROL_TOLERANCE
         value = t.ratio((f"shuffled_{base}", epochs), (f"shuffled_{base}", 0), e)
         best = min(arrangement, key=arrangement.get)
-        parts.append(f"{e}: init/shuffled init {a0:.3f}; {base} value part {value:.3f}, arrangement part "
-                     f"{arrangement[base]:.3f}; strongest arrangement {best} {arrangement[best]:.3f}")
+        details.append(f"{e}: init / shuffled init {a0:.3f}; {base} trained / init splits into value part "
+                       f"{value:.3f} x arrangement part {arrangement[base]:.3f}; lowest arrangement part "
+                       f"{best} {arrangement[best]:.3f}")
     holds = all(neutral.values()) and any(structure.values())
+    names = lambda d: ", ".join(e for e, v in d.items() if v) or "none"  # noqa: E731
     return {"id": "d", "verdict": "holds" if holds else "does not hold here",
-            "statement": "; ".join(parts) + ". Control neutral on the init under: "
-                         f"{', '.join(e for e, v in neutral.items() if v) or 'none'}; arrangement detected under: "
-                         f"{', '.join(e for e, v in structure.items() if v) or 'none'}."}
+            "statement": f"Shuffling the random init changes its bits by at most {100 * shift:.1f}% "
+                         f"(neutral within {100 * CONTROL_TOLERANCE:.0f}% under: {names(neutral)}); trained weights "
+                         f"fall more than {100 * CONTROL_TOLERANCE:.0f}% below their own shuffle under: "
+                         f"{names(structure)}.", "details": details}
 
 
 def compute(results: pd.DataFrame, series: list[str], epochs: int) -> dict:

@@ -88,6 +88,7 @@ def markdown(results: pd.DataFrame, tables: dict, runs: list, epochs: int, secon
               "d": "The shuffled control separates arrangement from value distribution"}
     for claim in tables["claims"]:
         lines += [f"**({claim['id']}) {titles[claim['id']]}: {claim['verdict']}.** {claim['statement']}", ""]
+        lines += [f"- {d}" for d in claim["details"]] + [""]
     lines += ["## Figures", ""]
     for name, caption in FIGURES.items():
         lines += [f"![{caption}]({name})", "", f"*{caption}*", ""]
