@@ -35,7 +35,7 @@ def test_conversion_keeps_the_keys_and_values(ndim, nsymbols):
         t = table[shape[0]]
         assert len(t.codes) == len(entries)
         items = list(entries.items())[:: max(1, len(entries) // 5000) if nsymbols > 2 else 1]
-        codes = np.array([int(k, nsymbols) for k, _ in items], np.uint64)
+        codes = np.array([int(k, nsymbols) for k, _ in items], np.int64)
         values, missing = t.lookup(codes)
         assert not missing.any()
         np.testing.assert_array_equal(values, [v for _, v in items])
@@ -80,9 +80,9 @@ def test_max_bdm_counts_raw_blocks_and_cycles():
 # ---------------------------------------------------------------- engine
 @pytest.mark.parametrize("base,size", [(2, 12), (4, 7), (5, 12), (6, 5), (9, 12)])
 def test_canonical_relabels_by_first_appearance(base, size, rng):
-    codes = rng.integers(0, base ** size, 300, dtype=np.uint64)
+    codes = rng.integers(0, base ** size, 300, dtype=np.int64)
     expected = [first_appearance(int(c), base, size) for c in codes]
-    np.testing.assert_array_equal(canonical(codes, base, size), np.array(expected, np.uint64))
+    np.testing.assert_array_equal(canonical(codes, base, size), np.array(expected, np.int64))
 
 
 def test_known_values():
@@ -103,7 +103,7 @@ def test_chunked_counting_equals_one_pass(monkeypatch, rng):
 
 def test_missing_blocks_warn_once_and_cost_max_plus_one(rng):
     table = ctm.load_table(1, 9)[12]
-    codes = rng.integers(0, 9 ** 12, 5000, dtype=np.uint64)
+    codes = rng.integers(0, 9 ** 12, 5000, dtype=np.int64)
     absent = codes[table.lookup(canonical(codes, 9, 12))[1]][:20]
     assert len(absent) == 20
     digits = np.array([[int(d) for d in np.base_repr(int(c), 9).rjust(12, "0")] for c in absent])

@@ -35,7 +35,7 @@ class TableView:
         return digits.rjust(self.size, "0")
 
     def __getitem__(self, key):
-        code = np.uint64(int(key, self.t.nsymbols))
+        code = np.int64(int(key, self.t.nsymbols))
         pos = np.searchsorted(self.t.codes, code)
         if pos == len(self.t.codes) or self.t.codes[pos] != code:
             raise KeyError(key)

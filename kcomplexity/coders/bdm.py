@@ -95,7 +95,7 @@ def _block_groups(x: np.ndarray, side: int, partition: str, shift: int):
 
 # ---------------------------------------------------------------- counting
 def _code_dtype(n_codes: int):
-    return np.uint16 if n_codes <= 1 << 16 else np.uint32 if n_codes <= 1 << 32 else np.uint64
+    return np.uint16 if n_codes <= 1 << 16 else np.uint32 if n_codes <= 1 << 32 else np.int64
 
 
 def _pack(blocks: np.ndarray, base: int, ndim: int) -> np.ndarray:
@@ -123,15 +123,38 @@ def _count(view: np.ndarray, base: int, ndim: int) -> tuple[np.ndarray, np.ndarr
             found.append(np.unique(codes, return_counts=True))
     if dense is not None:
         codes = np.flatnonzero(dense)
-        return codes.astype(np.uint64), dense[codes]
+        return codes.astype(np.int64), dense[codes]
     return _merge(found)
 
 
 def _merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     if len(parts) == 1:
-        return parts[0][0].astype(np.uint64), parts[0][1]
+        return parts[0][0].astype(np.int64), parts[0][1]
     codes, inverse = np.unique(np.concatenate([c for c, _ in parts]), return_inverse=True)
-    return codes.astype(np.uint64), np.bincount(inverse, weights=np.concatenate([n for _, n in parts])).astype(np.int64)
+    return codes.astype(np.int64), np.bincount(inverse, weights=np.concatenate([n for _, n in parts])).astype(np.int64)
+
+
+def _indicator_codes(codes: np.ndarray, base: int, size: int) -> np.ndarray:
+    """(base, n) array: row v holds the code of each block's indicator string of symbol v."""
+    dtype = _code_dtype(base ** size)
+    codes = codes.astype(dtype)
+    weights = np.zeros((base, len(codes)), dtype)
+    if base in (2, 4):  # digits are bit fields: compare all of them at once
+        width = base.bit_length() - 1
+        ones = dtype(sum(1 << (width * j) for j in range(size)))  # a 1 in every digit's low bit
+        for v in range(base):
+            same = ~(codes ^ dtype(int(ones) * v))
+            weights[v] = same & (same >> dtype(1)) & ones if width == 2 else same & ones
+        return weights
+    digits = np.empty((size, len(codes)), np.uint8)
+    for i in range(size - 1, -1, -1):
+        digits[i] = codes % dtype(base)
+        codes //= dtype(base)
+    for v in range(base):
+        for row in digits:
+            weights[v] *= dtype(base)
+            weights[v] += row == v
+    return weights
 
 
 def canonical(codes: np.ndarray, base: int, size: int) -> np.ndarray:
@@ -141,23 +164,11 @@ def canonical(codes: np.ndarray, base: int, size: int) -> np.ndarray:
     the symbol seen first has the largest w_v, so its label is rank_v = #{u: w_u > w_v}
     and the canonical code is sum_v rank_v * w_v.
     """
-    dtype = _code_dtype(base ** size)
-    rest = codes.astype(dtype)
-    digits = np.empty((size, len(codes)), np.uint8)
-    for i in range(size - 1, -1, -1):
-        digits[i] = rest % dtype(base)
-        rest //= dtype(base)
-    weights = np.zeros((base, len(codes)), dtype)
-    for v in range(base):
-        for row in digits:
-            weights[v] *= dtype(base)
-            weights[v] += row == v
-    out = np.zeros(len(codes), dtype)
-    for v in range(1, base):   # rank 0 adds nothing
-        rank = (weights > weights[v]).sum(axis=0, dtype=dtype)
-        out += rank * weights[v]
-    rank = (weights > weights[0]).sum(axis=0, dtype=dtype)
-    return (out + rank * weights[0]).astype(np.uint64)
+    weights = _indicator_codes(codes, base, size)
+    out = np.zeros(len(codes), weights.dtype)
+    for w in weights:
+        out += (weights > w).sum(axis=0, dtype=weights.dtype) * w
+    return out.astype(np.int64)
 
 
 def block_counts(x, ndim: int = 1, nsymbols: int = 2, block: int | None = None,

@@ -31,7 +31,8 @@ from ..errors import CTMError, UnsafePickleError
 # (ndim, nsymbols) -> (pybdm file stem, largest block side)
 TABLES = {(1, 2): ("ctm-b2-d12", 12), (1, 4): ("ctm-b4-d12", 12), (1, 5): ("ctm-b5-d12", 12),
           (1, 6): ("ctm-b6-d12", 12), (1, 9): ("ctm-b9-d12", 12), (2, 2): ("ctm-b2-d4x4", 4)}
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+DENSE_LIMIT = 1 << 22  # canonical codes below this get a direct-indexed CTM array
 _ALLOWED_GLOBALS = {("builtins", "dict"): dict, ("collections", "OrderedDict"): collections.OrderedDict,
                     ("collections", "defaultdict"): collections.defaultdict}
 
@@ -39,9 +40,10 @@ _ALLOWED_GLOBALS = {("builtins", "dict"): dict, ("collections", "OrderedDict"): 
 @dataclass
 class ShapeTable:
     """CTM values of the canonical blocks of one shape, sorted by packed code."""
-    codes: np.ndarray   # uint64, ascending
+    codes: np.ndarray   # int64, ascending
     ctm: np.ndarray     # float64, aligned with codes
     nsymbols: int
+    size: int           # cells per block
 
     @property
     def max_ctm(self) -> float:
@@ -52,11 +54,29 @@ class ShapeTable:
         return float(self.ctm.min())
 
     def lookup(self, canonical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """CTM of each canonical code and a mask of codes missing from the table."""
-        needles, back = np.unique(canonical, return_inverse=True)  # sorted needles search fast
-        pos = np.minimum(np.searchsorted(self.codes, needles), len(self.codes) - 1)
-        found = self.codes[pos] == needles
-        return np.where(found, self.ctm[pos], self.max_ctm + 1.0)[back], ~found[back]
+        """CTM of each canonical code (max CTM + 1 if missing) and a mask of the missing ones."""
+        if self._dense is not None:
+            values = self._dense[canonical]
+            missing = np.isnan(values)
+        else:
+            needles, back = np.unique(canonical, return_inverse=True)  # sorted needles search fast
+            pos = np.minimum(np.searchsorted(self.codes, needles), len(self.codes) - 1)
+            found = self.codes[pos] == needles
+            values, missing = self.ctm[pos][back], ~found[back]
+        return np.where(missing, self.max_ctm + 1.0, values), missing
+
+    @cached_property
+    def _dense(self) -> np.ndarray | None:
+        """CTM indexed by canonical code (NaN where missing), when that array is small.
+
+        A canonical block starts with symbol 0, so its code is below k^(size - 1).
+        """
+        n = self.nsymbols ** (self.size - 1)
+        if n > DENSE_LIMIT:
+            return None
+        dense = np.full(n, np.nan)
+        dense[self.codes] = self.ctm
+        return dense
 
     @cached_property
     def _descending(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -140,17 +160,17 @@ def read_pybdm_table(path: Path) -> dict:
 
 
 def convert(table: dict, nsymbols: int) -> dict[int, ShapeTable]:
-    """String keys -> packed uint64 codes, sorted; values -> float64."""
+    """String keys -> packed int64 codes, sorted; values -> float64."""
     out = {}
     for shape, entries in table.items():
         keys = np.array(list(entries.keys()), dtype=f"S{math.prod(shape)}")
         digits = np.frombuffer(keys.tobytes(), np.uint8).reshape(len(keys), -1) - ord("0")
-        codes = np.zeros(len(keys), np.uint64)
+        codes = np.zeros(len(keys), np.int64)
         for col in digits.T:
-            codes = codes * np.uint64(nsymbols) + col
+            codes = codes * nsymbols + col
         ctm = np.fromiter(entries.values(), np.float64, len(keys))
         order = np.argsort(codes)
-        out[shape[0]] = ShapeTable(codes[order], ctm[order], nsymbols)
+        out[shape[0]] = ShapeTable(codes[order], ctm[order], nsymbols, math.prod(shape))
     return out
 
 
@@ -178,11 +198,12 @@ def _save(path: Path, shapes: dict[int, ShapeTable]) -> None:
         pass
 
 
-def _load(path: Path, nsymbols: int) -> dict[int, ShapeTable] | None:
+def _load(path: Path, ndim: int, nsymbols: int) -> dict[int, ShapeTable] | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             sides = sorted(int(k.split("_")[1]) for k in z.files if k.startswith("codes_"))
-            return {s: ShapeTable(z[f"codes_{s}"], z[f"ctm_{s}"], nsymbols) for s in sides}
+            return {s: ShapeTable(z[f"codes_{s}"].astype(np.int64, copy=False), z[f"ctm_{s}"], nsymbols, s ** ndim)
+                    for s in sides}
     except (OSError, ValueError, KeyError):
         return None
 
@@ -196,7 +217,7 @@ def load_table(ndim: int, nsymbols: int) -> CTMTable:
     stem = TABLES[(ndim, nsymbols)][0]
     source = pybdm_table_path(stem)
     cached = _cache_path(stem, source)
-    shapes = _load(cached, nsymbols) if cached.is_file() else None
+    shapes = _load(cached, ndim, nsymbols) if cached.is_file() else None
     if shapes is None:
         shapes = convert(read_pybdm_table(source), nsymbols)
         _save(cached, shapes)
