@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -127,6 +127,16 @@ def _delta_skip(prev, label: str, group: tuple, info: dict) -> str | None:
     return None
 
 
+def _delta_units(ref: CheckpointRef, prev, label: str, shape: str, n: int, base: Task, key: str | None,
+                 info: dict, deltas: list[str]) -> list[Unit]:
+    """``delta:<spec>`` rows of one tensor group against the previous checkpoint of its series."""
+    skip = _delta_skip(prev, label, base.names, info)
+    prev_source = None if skip else _ship(prev[0], prev[0].open(), base.names)
+    prev_key = f"{key}^{fingerprint(prev_source)}" if key and prev_source else None
+    return [Unit(ref, label, shape, n, replace(base, spec=spec, delta=True, previous=prev_source), prev_key,
+                 skipped=skip) for spec in deltas]
+
+
 def plan(refs: list[CheckpointRef], specs: list[str], deltas: list[str], selection: Selection, per: str,
          cache_path: str | None, allow_nonfinite: bool) -> list[Unit]:
     """Every output row of the analysis, in (checkpoint, tensor, estimator) order."""
@@ -139,17 +149,11 @@ def plan(refs: list[CheckpointRef], specs: list[str], deltas: list[str], selecti
         for label, group in _groups(names, per):
             shape, n = _shape(info, group, per == "model")
             source = _ship(ref, checkpoint, group)
-            key = fingerprint(source) + "|" + "+".join(group) + f"|{per}" if isinstance(source, str) else None
-            for spec in specs:
-                task = Task(source, group, spec, per == "model", False, None, cache_path, allow_nonfinite)
-                units.append(Unit(ref, label, shape, n, task, key))
-            for spec in deltas if prev else []:
-                skip = _delta_skip(prev, label, group, info)
-                prev_source = None if skip else _ship(prev[0], prev[0].open(), group)
-                task = Task(source, group, spec, per == "model", True, prev_source, cache_path, allow_nonfinite)
-                prev_key = fingerprint(prev_source) if key and prev_source else None
-                units.append(Unit(ref, label, shape, n, task, prev_key and f"{key}^{prev_key}",
-                                  skipped=skip))
+            key = f"{fingerprint(source)}|{'+'.join(group)}|{per}" if isinstance(source, str) else None
+            base = Task(source, group, "", per == "model", cache_path=cache_path, allow_nonfinite=allow_nonfinite)
+            units += [Unit(ref, label, shape, n, replace(base, spec=spec), key) for spec in specs]
+            if prev and deltas:
+                units += _delta_units(ref, prev, label, shape, n, base, key, info, deltas)
         previous[ref.series] = (ref, info, names)
     return units
 
