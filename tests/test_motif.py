@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 import kcomplexity as kc
 from kcomplexity.coders.entropy import entropy_bits, histogram_bits
-from kcomplexity.coders.motif import HEADER_BITS, Motif
+from kcomplexity.coders.motif import HEADER_BITS, Motif, dictionary_frame, dictionary_from_frame, kt_bits
 from kcomplexity.encodings import Stream
 from kcomplexity.errors import SpecError
 from kcomplexity.variants import momos
@@ -26,8 +26,9 @@ def test_spec_parses_and_prints():
 def test_known_value_one_repeated_block():
     x = np.tile(np.array([1, 2, 3, 4], np.float32), 100)
     est = kc.estimate(x, "motif-4")
-    # 1 mode bit + header + one block of 4 float32 + zero index entropy + histogram of one symbol
-    assert est.bits == 1 + HEADER_BITS + 4 * 32 + 0 + histogram_bits(np.array([100]), 1)
+    # 1 mode bit + header + flag bit and one block of 4 float32 (smaller than its lzma frame)
+    # + zero index entropy + histogram of one symbol
+    assert est.bits == 1 + HEADER_BITS + 1 + 4 * 32 + 1 + min(histogram_bits(np.array([100]), 1), kt_bits([100]))
     assert est.details["distinct_blocks"] == 1 and est.details["mode"] == "mosaic"
 
 
@@ -35,7 +36,8 @@ def test_bits_formula_with_padding():
     x = np.array([0, 1, 0, 1, 5, 5, 0, 1, 7], np.int16)  # blocks (0,1) (0,1) (5,5) (0,1) (7,0pad)
     coded = Motif(2).code(Stream("raw", x))
     counts = np.array([3, 1, 1])
-    expected = HEADER_BITS + 3 * 2 * 16 + entropy_bits(counts) + histogram_bits(counts, 3)
+    index = min(entropy_bits(counts) + histogram_bits(counts, 3), kt_bits(counts))
+    expected = HEADER_BITS + 1 + 3 * 2 * 16 + 1 + index
     assert coded.details["padding"] == 1 and coded.details["distinct_blocks"] == 3
     assert coded.bits == pytest.approx(1 + min(expected, 9 * 16))
 
@@ -50,6 +52,17 @@ def test_decoder_round_trip(values, size, dtype):
     np.testing.assert_array_equal(coder.join(mosaic), x)
     assert len(np.unique(mosaic.dictionary, axis=0)) == len(mosaic.dictionary)  # dictionary holds distinct blocks
     assert mosaic.indices.max() < len(mosaic.dictionary) and mosaic.padding == (-len(x)) % size
+    frame = dictionary_frame(mosaic.dictionary)
+    back = dictionary_from_frame(frame, mosaic.dictionary.shape, mosaic.dictionary.dtype)
+    np.testing.assert_array_equal(back, mosaic.dictionary)
+
+
+def test_kt_bits_known_values():
+    # one symbol: the KT code of "aaa" over 1 symbol costs nothing; "ab" over 2 symbols: 1/2 * 1/4 -> 3 bits
+    assert kt_bits([3]) == pytest.approx(0.0, abs=1e-12)
+    assert kt_bits([1, 1]) == pytest.approx(3.0)
+    # "aab": 1/2 * 3/4 * 1/6 -> log2(16) = 4 bits
+    assert kt_bits([2, 1]) == pytest.approx(4.0)
 
 
 def test_random_data_is_not_compressed():
@@ -65,6 +78,8 @@ def test_mosaic_far_below_byte_compressors():
     motif = kc.estimate(projected, "motif-4").bits
     compressors = kc.estimate(projected, ["raw|gzip-9", "raw|bz2-9", "raw|lzma-9", "raw|zstd-19"])
     assert motif < 0.9 * min(e.bits for e in compressors)
+    coded = Motif(4).code(Stream("raw", projected))
+    assert coded.details["dictionary_bits"] < 250 * 4 * 32  # the lzma-coded dictionary won
     # and it cannot beat the entropy of the arrangement itself
     assert motif >= entropy_bits(np.unique(projected.reshape(-1, 4), axis=0, return_counts=True)[1])
 
@@ -72,4 +87,4 @@ def test_mosaic_far_below_byte_compressors():
 def test_symbol_streams_use_their_symbol_width():
     codes = np.tile(np.arange(16, dtype=np.uint8), 50)  # q4-like symbols: 4 bits each
     coded = Motif(16).code(Stream("q4", codes, 16))
-    assert coded.details["dictionary_bits"] == 16 * 4 and coded.details["distinct_blocks"] == 1
+    assert coded.details["dictionary_bits"] == 1 + 16 * 4 and coded.details["distinct_blocks"] == 1
