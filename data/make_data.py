@@ -5,8 +5,9 @@
 Each series: an MLP 64 -> 128 -> 128 -> 10 (26,122 parameters) trained on the
 bundled scikit-learn digits for 8 epochs, seed 0; ``epoch_0000.safetensors`` is
 the initialisation (the same for both series), ``metrics.json`` holds test
-accuracy and loss per epoch. Deterministic: rerunning gives the same numbers
-(bit-identical on the same torch build and CPU).
+accuracy and loss per epoch. Deterministic: rerunning gives the same tensors,
+accuracies and losses on the same torch build and CPU (the files may still differ
+in the order of the safetensors metadata keys and in the timing field ``seconds``).
 """
 from __future__ import annotations
 

@@ -56,6 +56,11 @@ def test_series_layout_metrics_and_determinism(tmp_path, digits):
     assert a.records[0]["accuracy"] < 0.2 < 0.85 < a.accuracy
 
 
+def test_cnn_learns_the_digits(digits):
+    result = train("cnn", epochs=2, data=digits, lr=1e-2)
+    assert result.meta["model"] == "cnn" and result.accuracy > 0.85
+
+
 def test_fake_quantize_known_answer():
     w = torch.tensor([[-1.0, -0.4, 0.0], [0.1, 0.5, 0.7]])
     # B = 3: Q = 3, scale = 1/3; round(w * 3) = [-3, -1, 0, 0, 2, 2] (0.3 -> 0, 1.5 -> 2, 2.1 -> 2)
@@ -98,6 +103,7 @@ def test_pruning_masks_stay_fixed_while_fine_tuning(tmp_path, digits, method):
     result = train("mlp", method, epochs=4, out=tmp_path, data=digits, **FAST)
     weights = ["1.weight", "3.weight", "5.weight"]
     sparsity = [r.get("weight_sparsity") for r in result.records]
+    assert result.meta["at_epoch"] == 2
     assert sparsity[1] == 0 and sparsity[2] > 0.1  # dense before at_epoch=2, pruned at its end
     if method.kind == "magnitude":
         assert sparsity[2] == pytest.approx(0.7, abs=1e-3)

@@ -18,10 +18,6 @@ class Split:
     x_test: torch.Tensor
     y_test: torch.Tensor
 
-    @property
-    def n_classes(self) -> int:
-        return 10
-
 
 def load_digits_split(test_fraction: float = 0.2, seed: int = 0) -> Split:
     """A stratified, seeded split of ``sklearn.datasets.load_digits`` (default 1,437 train / 360 test)."""

@@ -30,6 +30,7 @@ from .methods import Baseline, Method
 from .models import build_model
 
 METRICS_FILE = "metrics.json"
+RECIPE = {"optimizer": "AdamW", "schedule": "cosine", "dataset": "sklearn.load_digits"}
 
 
 @dataclass
@@ -86,6 +87,14 @@ def _epoch(model, method, optimizer, data: Split, batch_size, generator, step) -
     return total / len(order), step
 
 
+def _deploy(model: nn.Module, method: Method, data: Split, path: Path | None, epoch: int) -> tuple[float, float]:
+    """Test accuracy and loss of the deployed weights, and their checkpoint when ``path`` is set."""
+    with method.deployed(model):
+        if path is not None:
+            _save(model, path / checkpoint_name(epoch), epoch)
+        return evaluate(model, data.x_test, data.y_test)
+
+
 def train(model: "str | nn.Module" = "mlp", method: Method | None = None, *, epochs: int = 10,
           out: "str | os.PathLike | None" = None, seed: int = 0, lr: float = 3e-3,
           weight_decay: float = 1e-2, batch_size: int = 64, data: Split | None = None,
@@ -107,14 +116,13 @@ def train(model: "str | nn.Module" = "mlp", method: Method | None = None, *, epo
     path = Path(out) if out is not None else None
     if path is not None:
         path.mkdir(parents=True, exist_ok=True)
-    meta = {**method.meta(), "model": model_name, **(model_options or {}), "epochs": epochs, "seed": seed, "lr": lr,
-            "weight_decay": weight_decay, "batch_size": batch_size, "optimizer": "AdamW",
-            "schedule": "cosine", "n_train": len(data.y_train), "n_test": len(data.y_test),
-            "dataset": "sklearn.load_digits"}
+    method.setup(model, epochs)
+    meta = {**method.meta(), "model": model_name, **(model_options or {}), "epochs": epochs, "seed": seed,
+            "lr": lr, "weight_decay": weight_decay, "batch_size": batch_size, **RECIPE,
+            "n_train": len(data.y_train), "n_test": len(data.y_test)}
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     generator = torch.Generator().manual_seed(seed)
-    method.setup(model, epochs)
     records, step = [], 0
     for epoch in range(epochs + 1):
         start = time.perf_counter()
@@ -125,10 +133,7 @@ def train(model: "str | nn.Module" = "mlp", method: Method | None = None, *, epo
             train_loss, step = _epoch(model, method, optimizer, data, batch_size, generator, step)
             schedule.step()
             extra = method.after_epoch(model, epoch)
-        with method.deployed(model):
-            accuracy, loss = evaluate(model, data.x_test, data.y_test)
-            if path is not None:
-                _save(model, path / checkpoint_name(epoch), epoch)
+        accuracy, loss = _deploy(model, method, data, path, epoch)
         record = {"step": epoch, "epoch": epoch, "accuracy": accuracy, "loss": loss,
                   "train_loss": train_loss, "optimizer_steps": step, **extra,
                   "seconds": time.perf_counter() - start}

@@ -113,6 +113,9 @@ class Momos(Method):
     def params(self):
         return {"s": self.s, "capacity": self.capacity, "force_zero": self.force_zero, "every": self.every}
 
+    def setup(self, model, epochs):
+        self._calls = 0  # the projection seeds restart with each run
+
     def project(self, model: nn.Module) -> dict:
         from ..variants import momos
 
@@ -153,19 +156,19 @@ class Prune(Method):
             raise InputError(f"pruning kind is 'magnitude' or 'pq', got {kind!r}")
         self.kind, self.sparsity, self.scope, self.at_epoch = kind, sparsity, scope, at_epoch
         self.rounds = rounds or (1 if kind == "magnitude" else 3)
+        self._at = at_epoch
         self.pq_options = pq_options
         self.name = f"prune_magnitude{sparsity:g}" if kind == "magnitude" else "prune_pq"
         self.masks: dict[str, torch.Tensor] = {}
 
     def params(self):
-        p = {"kind": self.kind, "scope": self.scope, "at_epoch": self.at_epoch, "rounds": self.rounds,
+        p = {"kind": self.kind, "scope": self.scope, "at_epoch": self._at, "rounds": self.rounds,
              **self.pq_options}
         return p | ({"sparsity": self.sparsity} if self.kind == "magnitude" else {})
 
     def setup(self, model, epochs):
         self.masks = {}
-        if self.at_epoch is None:
-            self.at_epoch = max(1, epochs // 2)
+        self._at = self.at_epoch or max(1, epochs // 2)
 
     def prune(self, model: nn.Module) -> None:
         from .. import variants
@@ -188,7 +191,7 @@ class Prune(Method):
                     p.mul_(self.masks[n])
 
     def after_epoch(self, model, epoch):
-        if self.at_epoch <= epoch < self.at_epoch + self.rounds:
+        if self._at <= epoch < self._at + self.rounds:
             self.prune(model)
         weights = list(quantised_weights(model).values())
         zeros = sum(int((p == 0).sum()) for p in weights)
