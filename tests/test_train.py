@@ -124,3 +124,20 @@ def test_bad_arguments_raise_clear_errors():
         Momos(every="batch")
     with pytest.raises(InputError, match="bits"):
         QAT(bits=1)
+
+
+def test_make_data_regenerates_the_committed_baseline_series(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    data_dir = Path(__file__).resolve().parents[1] / "data"
+    spec = importlib.util.spec_from_file_location("make_data", data_dir / "make_data.py")
+    make_data = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_data)
+    result = train("mlp", Baseline(), out=tmp_path, **make_data.OPTIONS)
+    committed = json.loads((data_dir / "mlp_baseline" / "metrics.json").read_text())["records"]
+    assert [r["accuracy"] for r in result.records] == pytest.approx([r["accuracy"] for r in committed], abs=0.01)
+    for epoch in (0, 8):
+        old, new = load_series(data_dir / "mlp_baseline", epoch), load_series(tmp_path, epoch)
+        for name in old:  # init bit-exact; trained up to float summation order across CPUs
+            np.testing.assert_allclose(new[name], old[name], rtol=0, atol=0 if epoch == 0 else 1e-4)
