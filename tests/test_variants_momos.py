@@ -1,6 +1,8 @@
 """MoMos projection: motif count, exact nearest motif, distortion, determinism."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kcomplexity.errors import InputError
 from kcomplexity.variants import momos, nearest_motif
@@ -27,6 +29,17 @@ def test_k_motifs_leave_at_most_k_distinct_blocks(weights):
     assert result.stats["usage"].sum() == 176 and len(result.stats["usage"]) == 10
 
 
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 30).map(lambda b: 4 * b), k=st.integers(1, 12), seed=st.integers(0, 5),
+       force_zero=st.booleans())
+def test_property_at_most_k_blocks_and_exact_distortion(n, k, seed, force_zero):
+    x = np.random.default_rng(seed).integers(-3, 4, size=n).astype(np.float32)  # many equal blocks
+    result = momos({"x": x}, s=4, k=k, seed=seed, force_zero=force_zero)
+    blocks = result.weights["x"].reshape(-1, 4)
+    assert len(np.unique(blocks, axis=0)) <= min(k, n // 4)
+    assert result.stats["distortion"] == pytest.approx(float(((result.weights["x"] - x) ** 2).sum()))
+
+
 def test_distortion_is_the_sum_of_squared_changes(weights):
     result = momos(weights, s=4, capacity=0.1)
     diff = _flat(result.weights).astype(np.float64) - _flat(weights).astype(np.float64)
@@ -51,6 +64,13 @@ def test_kdtree_and_brute_force_agree():
     tree = nearest_motif(blocks, motifs, "kdtree")
     np.testing.assert_array_equal(tree, nearest_motif(blocks, motifs, "brute", chunk_bytes=4096))
     assert 7 not in tree and 3 in tree
+
+
+def test_near_ties_below_float32_resolution_are_resolved_exactly():
+    motifs = np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [5.0, 5.0, 5.0, 5.0]])
+    blocks = np.array([[0.5, 0.5 + 1e-9, 0, 0], [0.5 + 1e-9, 0.5, 0, 0], [4.0, 4.0, 4.0, 4.0]])
+    for method in ("brute", "kdtree"):
+        np.testing.assert_array_equal(nearest_motif(blocks, motifs, method), [1, 0, 2])
 
 
 def test_padding_and_per_tensor(weights):

@@ -55,8 +55,8 @@ def nearest_motif(blocks: np.ndarray, motifs: np.ndarray, method: str = "auto",
                   chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> np.ndarray:
     """Index of the nearest motif (squared Euclidean) for every block; identical
     motifs resolve to the lowest index. ``method``: "kdtree" (scipy cKDTree, exact,
-    distances summed in float64), "brute" (chunked float64 BLAS of
-    ||c||^2 - 2 x.c, chunks of ``chunk_bytes``), "auto" = kdtree for s <= 16."""
+    distances summed in float64), "brute" (chunked float32 BLAS of ||c||^2 - 2 x.c,
+    near-ties redone in float64; chunks of ``chunk_bytes``), "auto" = kdtree for s <= 16."""
     unique, first = np.unique(motifs, axis=0, return_index=True)
     if method == "auto":
         method = "kdtree" if motifs.shape[1] <= 16 else "brute"
@@ -71,12 +71,24 @@ def nearest_motif(blocks: np.ndarray, motifs: np.ndarray, method: str = "auto",
 
 
 def _brute_argmin(blocks: np.ndarray, motifs: np.ndarray, chunk_bytes: int) -> np.ndarray:
+    """argmin_c ||c||^2 - 2 x.c by float32 BLAS in chunks; rows whose two best float32
+    scores lie within the float32 error bound of each other are redone in float64."""
     rows = max(1, int(chunk_bytes) // (8 * len(motifs)))
-    motif_norms = np.einsum("ks,ks->k", motifs, motifs)
+    norms64 = np.einsum("ks,ks->k", motifs, motifs)
+    motifs32, norms32 = motifs.astype(np.float32), norms64.astype(np.float32)
     out = np.empty(len(blocks), dtype=np.int64)
     for start in range(0, len(blocks), rows):
         chunk = blocks[start:start + rows]
-        out[start:start + rows] = np.argmin(motif_norms - 2.0 * (chunk @ motifs.T), axis=1)
+        scores = norms32 - 2.0 * (chunk.astype(np.float32) @ motifs32.T)
+        out[start:start + len(chunk)] = np.argmin(scores, axis=1)
+        if len(motifs) > 1:
+            best2 = np.partition(scores, 1, axis=1)[:, :2]
+            bound = 8 * (motifs.shape[1] + 2) * np.finfo(np.float32).eps * (
+                np.einsum("bs,bs->b", chunk, chunk) + norms64.max())
+            unsure = np.flatnonzero(best2[:, 1] - best2[:, 0] <= bound)
+            if unsure.size:
+                exact = norms64 - 2.0 * (chunk[unsure] @ motifs.T)
+                out[start + unsure] = np.argmin(exact, axis=1)
     return out
 
 
