@@ -139,9 +139,9 @@ def claim_d(t: Totals, series: list[str], epochs: int) -> dict:
         structure[e] = min(arrangement.values()) < 1 - CONTROL_TOLERANCE
         value = t.ratio((f"shuffled_{base}", epochs), (f"shuffled_{base}", 0), e)
         best = min(arrangement, key=arrangement.get)
-        details.append(f"{e}: init / shuffled init {a0:.3f}; {base} trained / init splits into value part "
-                       f"{value:.3f} x arrangement part {arrangement[base]:.3f}; lowest arrangement part "
-                       f"{best} {arrangement[best]:.3f}")
+        details.append(f"{e}: init / shuffled init {a0:.3f}; {base} trained / init = value part (shuffled "
+                       f"trained / shuffled init) {value:.3f} x arrangement part (trained / shuffled trained) "
+                       f"{arrangement[base]:.3f} / {a0:.3f}; lowest arrangement part {best} {arrangement[best]:.3f}")
     holds = all(neutral.values()) and any(structure.values())
     names = lambda d: ", ".join(e for e, v in d.items() if v) or "none"  # noqa: E731
     return {"id": "d", "verdict": "holds" if holds else "does not hold here",

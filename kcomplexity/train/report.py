@@ -15,9 +15,9 @@ FIGURES = {
     "complexity_over_steps.png": "Model bits per parameter over training, per estimator and series.",
     "qubd_planes_vs_init.png": "QuBD per-plane ratio, baseline after training / its initialisation (LSB..MSB).",
     "qubd_planes_vs_shuffled.png": "QuBD per-plane ratio, baseline after training / the same weights shuffled.",
-    "layers.png": "Bits per parameter of each weight matrix of the trained baseline (raw|lzma-9).",
+    "layers.png": "Bits per parameter of each weight matrix of the first MoMos run after training (motif-4).",
     "variants.png": "Model bits of each trained series relative to its initialisation, per estimator.",
-    "pareto.png": "Test accuracy against model bits (motif-4) at the last epoch.",
+    "pareto.png": "Test accuracy against model bits (motif-4) of the MLP runs at the last epoch.",
 }
 
 
@@ -41,16 +41,18 @@ def variant_table(summary: pd.DataFrame) -> pd.DataFrame:
 def figures(results: pd.DataFrame, summary: pd.DataFrame, series: list[str], epochs: int) -> dict:
     """Build every figure of ``FIGURES``; returns name -> matplotlib Figure."""
     trained = results[results["series"].isin(series)]
+    mlp = trained[trained["series"].str.startswith("mlp_")]
     base = series[0]
+    momos = next((s for s in series if "_momos_" in s), base)
     qubd = results[results["estimator"] == QUBD]
     at = lambda s, step: qubd[(qubd["series"] == s) & (qubd["step"] == step)]  # noqa: E731
     return {
         "complexity_over_steps.png": plot.complexity_over_steps(trained, value="bits_per_param"),
         "qubd_planes_vs_init.png": plot.plane_ratios(at(base, epochs), at(base, 0)),
         "qubd_planes_vs_shuffled.png": plot.plane_ratios(at(base, epochs), at(f"shuffled_{base}", epochs)),
-        "layers.png": plot.layer_bars(trained, estimator="raw|lzma-9", series=base, step=epochs),
+        "layers.png": plot.layer_bars(trained, estimator="raw|motif-4", series=momos, step=epochs),
         "variants.png": plot.variant_bars(variant_table(summary)),
-        "pareto.png": plot.pareto(trained[trained["step"] == epochs], estimator="raw|motif-4"),
+        "pareto.png": plot.pareto(mlp[mlp["step"] == epochs], estimator="raw|motif-4"),
     }
 
 
