@@ -80,15 +80,22 @@ def test_qat_saves_quantised_weights_and_learns_through_ste(tmp_path, digits):
     assert result.accuracy > 0.8
 
 
-def test_momos_leaves_at_most_k_distinct_blocks(tmp_path, digits):
+def test_momos_checkpoints_are_the_projection(tmp_path, digits, monkeypatch):
+    import kcomplexity.variants as variants
+
+    projections = []
+    real = variants.momos
+    monkeypatch.setattr(variants, "momos", lambda *a, **kw: projections.append(real(*a, **kw)) or projections[-1])
     result = train("mlp", Momos(s=4, capacity=0.05), epochs=2, out=tmp_path, data=digits, **FAST)
-    saved = load_series(tmp_path, 2)
-    flat = np.concatenate([saved[n].reshape(-1) for n in dict(result.model.named_parameters())])
-    n_blocks = -(-flat.size // 4)
+    assert len(projections) == 2  # once per epoch
+    saved, last = load_series(tmp_path, 2), projections[-1]
+    for name in saved:
+        np.testing.assert_array_equal(saved[name], last.weights[name])
+    n_params = sum(p.numel() for p in result.model.parameters())
     k = result.records[-1]["momos_k"]
-    assert k == int(0.05 * n_blocks)
-    full_blocks = flat[: flat.size // 4 * 4].reshape(-1, 4)  # the padded last block is cut on unblocking
-    assert len(np.unique(full_blocks, axis=0)) <= k
+    assert k == last.stats["k"] == int(0.05 * -(-n_params // 4))
+    # every block is one of k motifs of 4 values, whatever the block order: <= 4k distinct values
+    assert len(np.unique(np.concatenate([w.reshape(-1) for w in saved.values()]))) <= 4 * k
     assert result.records[-1]["momos_changed_weights"] > 0
 
 
