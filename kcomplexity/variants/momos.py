@@ -1,7 +1,8 @@
 """``momos``: the Mosaic-of-Motifs projection (arXiv 2602.14896).
 
-The selected tensors are flattened in mapping order, concatenated, zero-padded
-once at the end to a multiple of ``s`` and cut into blocks of ``s`` values.
+The selected tensors are flattened in natural name order (the order in which
+``analyse(per="model")`` joins them, so its blocks line up with the motifs),
+concatenated, zero-padded once at the end to a multiple of ``s`` and cut into blocks of ``s`` values.
 k motifs are blocks drawn uniformly without replacement (motif 0 is the zero
 block with ``force_zero``), and every block is replaced by its nearest motif in
 squared Euclidean distance. The padding is dropped from the returned weights.
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
+from ..io.selection import natural_key
 from ._weights import as_weights, check_float, float_view, like
 
 DEFAULT_CHUNK_BYTES = 256 << 20
@@ -114,7 +116,8 @@ def momos(weights, s: int = 4, capacity: float = 0.01, k: int | None = None, for
         check_float(name, x, "momos")
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
-    groups = [[n] for n in original] if per_tensor else [list(original)]
+    names = sorted(original, key=natural_key)
+    groups = [[n] for n in names] if per_tensor else [names]
     out, motif_sets, mosaics, offset, padding = {}, [], [], 0, 0
     for names in groups:
         blocks, pad = _blocks([original[n] for n in names], s)
