@@ -12,6 +12,7 @@ import numpy as np
 
 from .arrays import BFLOAT16, dtype_name, is_float, to_float
 from .errors import InputError, SpecError
+from .specced import Specced
 
 # IEEE layouts: dtype -> (exponent bits, mantissa bits); sign is 1 bit.
 FLOAT_LAYOUT = {np.dtype(np.float16): (5, 10), BFLOAT16: (8, 7),
@@ -49,36 +50,16 @@ class Encoded:
     meta: dict = field(default_factory=dict)
 
 
-class Encoding:
+class Encoding(Specced):
     """Base class. Subclasses set ``family``, ``lossless`` and implement ``encode``."""
-    family = ""
-    pattern = ""  # how the spec is written, for help texts
+    kind = "encoding"
     lossless = True
-
-    @property
-    def spec(self) -> str:
-        return self.family
 
     def encode(self, x: np.ndarray) -> Encoded:
         raise NotImplementedError
 
     def decode(self, enc: Encoded, shape: tuple, dtype: np.dtype) -> np.ndarray:
         raise SpecError(f"encoding {self.spec!r} is lossy and cannot be decoded")
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.spec}>"
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.spec == other.spec
-
-    def __hash__(self) -> int:
-        return hash(self.spec)
-
-    @classmethod
-    def from_spec(cls, number: int | None, options: list[str]) -> "Encoding":
-        if number is not None or options:
-            raise SpecError(f"encoding {cls.family!r} takes no parameters")
-        return cls()
 
 
 def little_endian(x: np.ndarray) -> np.ndarray:

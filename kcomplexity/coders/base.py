@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from ..encodings import Stream
 from ..errors import SpecError
+from ..specced import Specced
 
 
 @dataclass
@@ -14,32 +15,13 @@ class Coded:
     frame: bytes | None = None  # what a byte coder produced, for verification
 
 
-class Coder:
-    """Base class. Subclasses set ``family`` and implement ``code``."""
-    family = ""
-    pattern = ""  # how the spec is written, for help texts, e.g. "zstd-L (L = 1..22)"
-
-    @property
-    def spec(self) -> str:
-        return self.family
+class Coder(Specced):
+    """Base class. Subclasses set ``family`` and ``pattern`` (e.g. "zstd-L (L = 1..22)")
+    and implement ``code``."""
+    kind = "coder"
 
     def code(self, stream: Stream) -> Coded:
         raise NotImplementedError
-
-    @classmethod
-    def from_spec(cls, number: int | None, options: list[str]) -> "Coder":
-        if number is not None or options:
-            raise SpecError(f"coder {cls.family!r} takes no parameters")
-        return cls()
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.spec}>"
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.spec == other.spec
-
-    def __hash__(self) -> int:
-        return hash(self.spec)
 
 
 def parse_level(family: str, number: int | None, options: list[str], levels: range, default: int) -> int:
