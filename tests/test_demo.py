@@ -8,7 +8,7 @@ import pytest
 
 from kcomplexity.cli import main
 from kcomplexity.train import findings
-from kcomplexity.train.demo import ESTIMATORS, plan_runs
+from kcomplexity.train.demo import ESTIMATORS, MODEL_ESTIMATORS, TENSOR_ESTIMATORS, plan_runs
 from kcomplexity.train.report import FIGURES
 
 EPOCHS = 2
@@ -36,8 +36,12 @@ def test_results_table_columns_and_rows(report):
             "accuracy", "loss", *(f"plane_{i}" for i in range(8))} <= set(df.columns)
     # trained: EPOCHS + 1 checkpoints; each shuffled control: init and last; random_init: 3 draws
     checkpoints = len(TRAINED) * (EPOCHS + 1) + 2 * len(TRAINED) + 3
-    assert len(df) == checkpoints * 3 * len(ESTIMATORS)  # 3 weight matrices per MLP
-    assert set(df["tensor"]) == {"1.weight", "3.weight", "5.weight"}
+    # one <model> row per whole-model estimator, one row per weight matrix (3 in the MLP) for QuBD
+    assert len(df) == checkpoints * (len(MODEL_ESTIMATORS) + 3 * len(TENSOR_ESTIMATORS))
+    assert set(df.loc[df["estimator"] == "bitplanes8|bdm2d", "tensor"]) == {"1.weight", "3.weight", "5.weight"}
+    model = df[df["tensor"] == "<model>"]
+    assert set(model["estimator"]) == {"raw|lzma-9", "fields|zstd-19", "sign|bdm", "raw|motif-4"}
+    assert (model["n_params"] == 64 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10).all()
     assert df["bits"].notna().all() and (df["bits"] > 0).all()
     assert len(pd.read_csv(report / "results.csv")) == len(df)
 

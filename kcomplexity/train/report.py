@@ -15,7 +15,7 @@ FIGURES = {
     "complexity_over_steps.png": "Model bits per parameter over training, per estimator and series.",
     "qubd_planes_vs_init.png": "QuBD per-plane ratio, baseline after training / its initialisation (LSB..MSB).",
     "qubd_planes_vs_shuffled.png": "QuBD per-plane ratio, baseline after training / the same weights shuffled.",
-    "layers.png": "Bits per parameter of each weight matrix of the first MoMos run after training (motif-4).",
+    "layers.png": "QuBD bits per parameter of each weight matrix of the first MoMos run after training.",
     "variants.png": "Model bits of each trained series relative to its initialisation, per estimator.",
     "pareto.png": "Test accuracy against model bits (motif-4) of the MLP runs at the last epoch.",
 }
@@ -50,7 +50,7 @@ def figures(results: pd.DataFrame, summary: pd.DataFrame, series: list[str], epo
         "complexity_over_steps.png": plot.complexity_over_steps(trained, value="bits_per_param"),
         "qubd_planes_vs_init.png": plot.plane_ratios(at(base, epochs), at(base, 0)),
         "qubd_planes_vs_shuffled.png": plot.plane_ratios(at(base, epochs), at(f"shuffled_{base}", epochs)),
-        "layers.png": plot.layer_bars(trained, estimator="raw|motif-4", series=momos, step=epochs),
+        "layers.png": plot.layer_bars(trained, estimator=QUBD, series=momos, step=epochs),
         "variants.png": plot.variant_bars(variant_table(summary)),
         "pareto.png": plot.pareto(mlp[mlp["step"] == epochs], estimator="raw|motif-4"),
     }
@@ -72,7 +72,9 @@ def markdown(results: pd.DataFrame, tables: dict, runs: list, epochs: int, secon
         "# kcomplexity demo report", "",
         f"{len(runs)} training runs x {epochs} epochs on scikit-learn's digits (seeded split, test accuracy on "
         f"{int(_first(results, 'n_test', 360))} held-out images), {n_series} series with the controls, "
-        f"estimators {estimators}, measured per weight matrix (dim >= 2) and summed per model. "
+        f"estimators {estimators}. The QuBD estimator `bitplanes8|bdm2d` measures each weight matrix "
+        "(dim >= 2) and sums them; the others measure the whole model, all trainable tensors joined in name "
+        "order, as the MoMos reference does. "
         f"Wall time: training {seconds['train']:.0f} s, analysis {seconds['analyse']:.0f} s, "
         f"total {seconds['total']:.0f} s before the report.", "",
         "Runs: " + ", ".join(f"`{r.series}` ({_describe(r.method)})" for r in runs) + ".", "",
