@@ -8,7 +8,8 @@ import pytest
 
 from kcomplexity.cli import main
 from kcomplexity.train import findings
-from kcomplexity.train.demo import ESTIMATORS, MODEL_ESTIMATORS, TENSOR_ESTIMATORS, plan_runs
+from kcomplexity.train.demo import (ESTIMATORS, MODEL_ESTIMATORS, RANDOM_INIT_SEEDS, TENSOR_ESTIMATORS,
+                                   plan_runs)
 from kcomplexity.train.report import FIGURES
 
 EPOCHS = 2
@@ -34,8 +35,8 @@ def test_results_table_columns_and_rows(report):
     df = pd.read_parquet(report / "results.parquet")
     assert {"series", "checkpoint", "step", "tensor", "n_params", "estimator", "bits", "bits_per_param",
             "accuracy", "loss", *(f"plane_{i}" for i in range(8))} <= set(df.columns)
-    # trained: EPOCHS + 1 checkpoints; each shuffled control: init and last; random_init: 3 draws
-    checkpoints = len(TRAINED) * (EPOCHS + 1) + 2 * len(TRAINED) + 3
+    # trained: EPOCHS + 1 checkpoints; each shuffled control: init and last; random_init: one per seed
+    checkpoints = len(TRAINED) * (EPOCHS + 1) + 2 * len(TRAINED) + len(RANDOM_INIT_SEEDS)
     # one <model> row per whole-model estimator, one row per weight matrix (3 in the MLP) for QuBD
     assert len(df) == checkpoints * (len(MODEL_ESTIMATORS) + 3 * len(TENSOR_ESTIMATORS))
     assert set(df.loc[df["estimator"] == "bitplanes8|bdm2d", "tensor"]) == {"1.weight", "3.weight", "5.weight"}
@@ -102,3 +103,15 @@ def test_claim_logic_on_known_numbers():
     summary = findings.compute(synthetic(0.9, 0.5, 0.93), series, 2)["summary"]
     assert np.allclose(summary["raw|lzma-9 vs init"], [0.9, 0.5])
     assert np.allclose(summary["raw|lzma-9 vs shuffled"], [0.9, 0.5])
+
+
+def test_shuffle_control_tolerance_is_the_init_noise():
+    series = ["mlp_baseline", "mlp_momos_s4_c0.05"]
+    df = synthetic(0.9, 0.5, 0.93)
+    shuffled_init = (df["series"] == "shuffled_mlp_baseline") & (df["step"] == 0)
+    df.loc[shuffled_init, "bits"] = 1000.0 / 1.02  # init / shuffled init = 1.02
+    claim = findings.compute(df, series, 2)["claims"][-1]
+    assert claim["verdict"] == "does not hold here" and "at most 2.0%" in claim["statement"]
+    df.loc[df["series"] == "mlp_random_init", "bits"] = 1030.0  # fresh inits differ by 3 %: 2 % is noise
+    claim = findings.compute(df, series, 2)["claims"][-1]
+    assert claim["verdict"] == "holds" and "(tolerance ±0.030)" in claim["details"][0]

@@ -30,7 +30,7 @@ from .models import build_model
 MODEL_ESTIMATORS = ("raw|lzma-9", "fields|zstd-19", "sign|bdm", "motif-4")
 TENSOR_ESTIMATORS = ("bitplanes8|bdm2d",)
 ESTIMATORS = MODEL_ESTIMATORS + TENSOR_ESTIMATORS
-RANDOM_INIT_SEEDS = (1, 2, 3)
+RANDOM_INIT_SEEDS = (1, 2, 3, 4, 5)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from ..plot import model_totals
 
 QUBD = "bitplanes8|bdm2d"
 MAX_ACCURACY_DROP = 0.03  # "comparable accuracy": within 3 points of the baseline
-CONTROL_TOLERANCE = 0.01  # a shuffle of random weights must stay within 1 % of them
+CONTROL_TOLERANCE = 0.01  # least tolerance for "a shuffle of random weights leaves their bits alone"
 
 
 def plane_totals(results: pd.DataFrame) -> pd.DataFrame:
@@ -127,28 +127,32 @@ def claim_c(t: Totals, series: list[str], epochs: int) -> dict:
 
 
 def claim_d(t: Totals, series: list[str], epochs: int) -> dict:
-    """(d) shuffle control: neutral on random init (within 1 %), and splits trained/init into
-    a value part (shuffled trained / shuffled init) and an arrangement part (trained / shuffled trained)."""
+    """(d) shuffle control: neutral on the random init (it moves the bits by no more than
+    max(1 %, init-to-init noise)), and some trained series falls below its own shuffle by more
+    than that. trained / init = value part (shuffled trained / shuffled init) x arrangement
+    part (trained / shuffled trained) / (init / shuffled init)."""
     base = next(s for s in series if s.endswith("_baseline"))
     neutral, structure, details, shift = {}, {}, [], 0.0
     for e in t.estimators:
+        tolerance = max(CONTROL_TOLERANCE, t.noise(base.split("_")[0], e))
         a0 = t.ratio((base, 0), (f"shuffled_{base}", 0), e)
         shift = max(shift, abs(1 - a0))
-        neutral[e] = abs(1 - a0) <= CONTROL_TOLERANCE
+        neutral[e] = abs(1 - a0) <= tolerance
         arrangement = {s: t.ratio((s, epochs), (f"shuffled_{s}", epochs), e) for s in series}
-        structure[e] = min(arrangement.values()) < 1 - CONTROL_TOLERANCE
+        structure[e] = min(arrangement.values()) < 1 - tolerance
         value = t.ratio((f"shuffled_{base}", epochs), (f"shuffled_{base}", 0), e)
         best = min(arrangement, key=arrangement.get)
-        details.append(f"{e}: init / shuffled init {a0:.3f}; {base} trained / init = value part (shuffled "
-                       f"trained / shuffled init) {value:.3f} x arrangement part (trained / shuffled trained) "
-                       f"{arrangement[base]:.3f} / {a0:.3f}; lowest arrangement part {best} {arrangement[best]:.3f}")
+        details.append(f"{e}: init / shuffled init {a0:.3f} (tolerance ±{tolerance:.3f}); {base} trained / init "
+                       f"= value part (shuffled trained / shuffled init) {value:.3f} x arrangement part "
+                       f"(trained / shuffled trained) {arrangement[base]:.3f} / {a0:.3f}; lowest arrangement "
+                       f"part {best} {arrangement[best]:.3f}")
     holds = all(neutral.values()) and any(structure.values())
     names = lambda d: ", ".join(e for e, v in d.items() if v) or "none"  # noqa: E731
     return {"id": "d", "verdict": "holds" if holds else "does not hold here",
-            "statement": f"Shuffling the random init changes its bits by at most {100 * shift:.1f}% "
-                         f"(neutral within {100 * CONTROL_TOLERANCE:.0f}% under: {names(neutral)}); trained weights "
-                         f"fall more than {100 * CONTROL_TOLERANCE:.0f}% below their own shuffle under: "
-                         f"{names(structure)}.", "details": details}
+            "statement": f"Shuffling the random init changes its bits by at most {100 * shift:.1f}%, neutral "
+                         f"(within max(1%, init-to-init noise)) under: {names(neutral)}; trained weights fall "
+                         f"below their own shuffle by more than that tolerance under: {names(structure)}.",
+            "details": details}
 
 
 def compute(results: pd.DataFrame, series: list[str], epochs: int) -> dict:
