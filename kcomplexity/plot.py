@@ -67,7 +67,7 @@ def complexity_over_steps(df, value: str = "bits", estimators=None):
         for name, line in (rows.groupby("series") if "series" in rows.columns else [("model", rows)]):
             ax.plot(line["step"], line[value], marker="o", label=str(name))
         ax.set(title=spec, xlabel="step", ylabel=value.replace("_", " "))
-        ax.legend(fontsize="small")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize="small")
     return fig
 
 
