@@ -16,20 +16,23 @@ import argparse
 import sys
 import textwrap
 
-from .errors import KComplexityError
+from .errors import InputError, KComplexityError
+from .estimators import DEFAULT_ESTIMATOR
 
 EPILOG = textwrap.dedent("""\
     examples:
       kcomplexity estimate model.safetensors -e 'raw|zstd-19' -e 'bitplanes8|bdm2d' --min-ndim 2
       kcomplexity analyse runs/baseline -e 'raw|zstd-3' --out results.parquet --workers 2
       kcomplexity analyse runs/ --per model -e 'raw|lzma-9' --out runs.csv --dask tcp://host:8786
+      kcomplexity compare trained=final.safetensors momos=momos.safetensors -e 'raw|lzma-9' -e motif-4
+      kcomplexity plot results.parquet --kind steps --out steps.png
       kcomplexity <subcommand> --help
 
     exit codes: 0 ok, 1 user error (message, no traceback), 2 usage error, 130 interrupted
     """)
 
 
-def _add_selection_options(p: argparse.ArgumentParser) -> None:
+def _add_selection_options(p: argparse.ArgumentParser, per: bool = True) -> None:
     """Options shared by every subcommand that reads weights."""
     p.add_argument("-e", "--estimator", action="append", dest="estimators", metavar="SPEC",
                    help="estimator spec such as 'raw|zstd-19' or 'bitplanes8|bdm2d' (repeatable; "
@@ -38,8 +41,10 @@ def _add_selection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude", action="append", metavar="GLOB", help="skip tensors whose name matches (repeatable)")
     p.add_argument("--min-ndim", type=int, default=0, metavar="N",
                    help="skip tensors with fewer than N dimensions (QuBD uses 2; MoMos 0)")
-    p.add_argument("--per", choices=("tensor", "model"), default="tensor",
-                   help="one row per tensor, or one per checkpoint with all tensors concatenated in natural name order")
+    if per:
+        p.add_argument("--per", choices=("tensor", "model"), default="tensor",
+                       help="one row per tensor, or one per checkpoint with all tensors concatenated "
+                            "in natural name order")
 
 
 def _progress_enabled(args) -> bool:
@@ -141,8 +146,77 @@ def run_demo(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- compare
+def add_compare_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "compare", help="compare variants of one model (trained, pruned, MoMos, ...) side by side",
+        description="Measure each variant as a whole model; report bits, the ratio to a seeded random "
+                    "initialisation (or a named variant) and the ratio to each variant's own shuffle.",
+        epilog=textwrap.dedent("""\
+            example:
+              kcomplexity compare trained=final.safetensors momos=momos.safetensors -e 'raw|lzma-9' -e motif-4
+            """),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("variants", nargs="+", metavar="NAME=FILE", help="a variant's name and its checkpoint")
+    _add_selection_options(p, per=False)
+    p.add_argument("--reference", default="random_init", metavar="NAME",
+                   help="'random_init' (default: drawn from the first variant per seed) or a variant name")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="S", help="seeds (default 0 1 2)")
+    p.add_argument("--no-shuffle", action="store_true", help="skip the shuffled control")
+    p.add_argument("--out", metavar="FILE", help="also write the table (.parquet or .csv)")
+    p.set_defaults(func=run_compare)
+
+
+def run_compare(args) -> int:
+    from . import compare, load
+    from .analysis import write_table
+
+    variants = {}
+    for item in args.variants:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"variant {item!r} must be written NAME=FILE, e.g. trained=model.safetensors")
+        variants[name] = load(path, include=args.include, exclude=args.exclude, min_ndim=args.min_ndim)
+    table = compare(variants, args.estimators or [DEFAULT_ESTIMATOR], reference=args.reference,
+                    seeds=args.seeds, shuffle_control=not args.no_shuffle)
+    print(table.to_string(index=False))
+    if args.out:
+        write_table(table, args.out)
+    return 0
+
+
+# ---------------------------------------------------------------- plot
+PLOTS = {"steps": "complexity_over_steps", "layers": "layer_bars", "variants": "variant_bars", "pareto": "pareto"}
+
+
+def add_plot_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "plot", help="draw a figure from a result table (analyse or compare output)",
+        description="kinds: steps (complexity over training, per estimator), layers (per-tensor bars), "
+                    "variants (a compare table), pareto (accuracy vs complexity).",
+        epilog="example:\n  kcomplexity plot results.parquet --kind steps --out steps.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("table", metavar="TABLE", help=".parquet or .csv written by analyse, compare or demo")
+    p.add_argument("--kind", choices=sorted(PLOTS), required=True)
+    p.add_argument("--out", required=True, metavar="IMAGE", help="output image (.png, .pdf, .svg)")
+    p.add_argument("-e", "--estimator", metavar="SPEC", help="estimator for layers / pareto (default: the first)")
+    p.set_defaults(func=run_plot)
+
+
+def run_plot(args) -> int:
+    from . import plot
+    from .analysis import read_table
+
+    table = read_table(args.table)
+    draw = getattr(plot, PLOTS[args.kind])
+    fig = draw(table, estimator=args.estimator) if args.kind in ("layers", "pareto") else draw(table)
+    fig.savefig(args.out, dpi=120)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
-SUBCOMMANDS = [add_estimate_parser, add_analyse_parser, add_demo_parser]
+SUBCOMMANDS = [add_estimate_parser, add_analyse_parser, add_compare_parser, add_plot_parser, add_demo_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -98,3 +98,35 @@ def test_every_subcommand_is_registered_once():
     names = [a.__name__ for a in cli.SUBCOMMANDS]
     assert len(names) == len(set(names)) and {"add_estimate_parser", "add_analyse_parser"} <= set(names)
     np.testing.assert_equal(cli.build_parser().parse_args(["analyze", "x", "--out", "y.csv"]).func, cli.run_analyse)
+
+
+def test_compare_writes_the_same_table_as_the_api(series, tmp_path):
+    a, b = series / "step_0.safetensors", series / "step_100.safetensors"
+    out = tmp_path / "cmp.csv"
+    args = ["compare", f"init={a}", f"trained={b}", "-e", "raw|lzma-9", "--seeds", "0", "1", "--out", str(out)]
+    assert cli.main(args) == 0
+    expected = kcomplexity.compare({"init": kcomplexity.load(a), "trained": kcomplexity.load(b)}, ["raw|lzma-9"],
+                                   seeds=(0, 1))
+    got = pd.read_csv(out)
+    assert got["variant"].tolist() == ["random_init", "init", "trained"]
+    assert np.allclose(got["bits"], expected["bits"]) and np.allclose(got["ratio_to_shuffle"],
+                                                                       expected["ratio_to_shuffle"])
+
+
+def test_compare_rejects_a_variant_without_a_file(capsys):
+    assert cli.main(["compare", "trained"]) == 1
+    assert "NAME=FILE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["steps", "layers"])
+def test_plot_draws_from_an_analyse_table(series, tmp_path, kind):
+    table = tmp_path / "r.parquet"
+    assert cli.main(["analyse", str(series), "-e", "raw|zstd-3", "--out", str(table), "--no-cache", "-q"]) == 0
+    image = tmp_path / f"{kind}.png"
+    assert cli.main(["plot", str(table), "--kind", kind, "--out", str(image)]) == 0
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_of_a_missing_table_is_a_user_error(tmp_path, capsys):
+    assert cli.main(["plot", str(tmp_path / "none.csv"), "--kind", "steps", "--out", str(tmp_path / "x.png")]) == 1
+    assert "no result table" in capsys.readouterr().err

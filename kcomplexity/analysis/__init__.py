@@ -21,4 +21,16 @@ def write_table(df, path) -> None:
         df.to_csv(path, index=False)
 
 
-__all__ = ["Cache", "DEFAULT_CACHE", "MODEL_TENSOR", "analyse", "analyze", "write_table"]
+def read_table(path):
+    """Read a result table written by ``write_table`` (``.parquet`` or ``.csv``)."""
+    import pandas as pd
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise InputError(f"cannot read {path}: a result table ends in .parquet or .csv")
+    if not Path(path).is_file():
+        raise InputError(f"no result table at {path}: write one with 'kcomplexity analyse ... --out {path}'")
+    return pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
+
+
+__all__ = ["Cache", "DEFAULT_CACHE", "MODEL_TENSOR", "analyse", "analyze", "read_table", "write_table"]

@@ -1,8 +1,8 @@
 """``compare``: a model's variants side by side, as ratios to a random reference and to a shuffle.
 
 Each variant is measured as a whole model: its tensors flattened and joined
-end to end in mapping order (``analyse``'s ``join``: float32 when dtypes differ),
-the MoMos reference way, and that one stream goes through ``kcomplexity.estimate``. A variant drawn
+end to end in natural name order (``analyse``'s ``join``: float32 when dtypes
+differ; the order ``momos`` cuts its blocks in), the MoMos reference way, and that one stream goes through ``kcomplexity.estimate``. A variant drawn
 at random (the generated ``random_init`` reference, every shuffle control) is
 drawn once per seed and reported as mean and standard deviation (ddof=1) over
 the seeds.
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import InputError
+from ..io.selection import natural_key
 from ..estimators import estimate, parse
 from ..variants import as_weights, random_init, shuffle
 from .analyse import join
@@ -26,7 +27,7 @@ COLUMNS = ["variant", "estimator", "n_params", "n_seeds", "bits", "bits_std", "b
 
 def measure(weights: Mapping, estimators) -> np.ndarray:
     """Bits of the joined model under each estimator (NaN where skipped)."""
-    joined = join(list(weights.values()), concat=True)
+    joined = join([weights[n] for n in sorted(weights, key=natural_key)], concat=True)
     return np.array([e.bits for e in estimate(joined, list(estimators))], dtype=np.float64)
 
 
