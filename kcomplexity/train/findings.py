@@ -3,7 +3,7 @@
 Every ratio is model bits / model bits at the same estimator, where model bits are
 the sum over the weight matrices measured by ``analyse`` (``plot.model_totals``).
 "init" is epoch 0 of the series (one seeded initialisation shared by every run of
-a model); the noise level of a ratio is the largest |1 - r| between that init and
+a model; a QAT series stores its quantised version); the noise level of a ratio is the largest |1 - r| between that init and
 the fresh ``random_init`` draws. A verdict is "holds" only when the claim holds
 for every case listed; otherwise "does not hold here" and the statement says where
 it holds and where it fails.

@@ -79,7 +79,8 @@ def markdown(results: pd.DataFrame, tables: dict, runs: list, epochs: int, secon
         f"total {seconds['total']:.0f} s before the report.", "",
         "Runs: " + ", ".join(f"`{r.series}` ({_describe(r.method)})" for r in runs) + ".", "",
         "## Results at the last epoch", "",
-        "Model bits relative to the initialisation (epoch 0, shared by every run of a model); < 1 = simpler.", "",
+        "Model bits relative to the run's epoch 0 (the initialisation shared by every run of a model; "
+        "for QAT runs its quantised version, the weights those runs deploy); < 1 = simpler.", "",
         markdown_table(printable(summary)), "",
         "Full table (bits per parameter, ratio to init, ratio to the shuffled weights): `summary.csv`; "
         "every (series, step, tensor, estimator) row: `results.parquet` / `results.csv`.", "",
