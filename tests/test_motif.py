@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 
 import kcomplexity as kc
 from kcomplexity.coders.entropy import entropy_bits, histogram_bits
-from kcomplexity.coders.motif import HEADER_BITS, Motif, dictionary_frame, dictionary_from_frame, kt_bits
+from kcomplexity.coders.motif import (HEADER_BITS, INDEX_CHOICE_BITS, Motif, dictionary_frame, dictionary_from_frame,
+                                     index_frame, index_from_frame, kt_bits)
 from kcomplexity.encodings import Stream
 from kcomplexity.errors import SpecError
 from kcomplexity.variants import momos
@@ -27,8 +28,9 @@ def test_known_value_one_repeated_block():
     x = np.tile(np.array([1, 2, 3, 4], np.float32), 100)
     est = kc.estimate(x, "motif-4")
     # 1 mode bit + header + flag bit and one block of 4 float32 (smaller than its lzma frame)
-    # + zero index entropy + histogram of one symbol
-    assert est.bits == 1 + HEADER_BITS + 1 + 4 * 32 + 1 + min(histogram_bits(np.array([100]), 1), kt_bits([100]))
+    # + the choice bits and the cheapest index code (zero entropy + histogram of one symbol, KT, or lzma)
+    index = min(histogram_bits(np.array([100]), 1), kt_bits([100]), 8 * len(index_frame(np.zeros(100, int), 1)))
+    assert est.bits == 1 + HEADER_BITS + 1 + 4 * 32 + INDEX_CHOICE_BITS + index
     assert est.details["distinct_blocks"] == 1 and est.details["mode"] == "mosaic"
 
 
@@ -36,8 +38,9 @@ def test_bits_formula_with_padding():
     x = np.array([0, 1, 0, 1, 5, 5, 0, 1, 7], np.int16)  # blocks (0,1) (0,1) (5,5) (0,1) (7,0pad)
     coded = Motif(2).code(Stream("raw", x))
     counts = np.array([3, 1, 1])
-    index = min(entropy_bits(counts) + histogram_bits(counts, 3), kt_bits(counts))
-    expected = HEADER_BITS + 1 + 3 * 2 * 16 + 1 + index
+    index = min(entropy_bits(counts) + histogram_bits(counts, 3), kt_bits(counts),
+                8 * len(index_frame(np.array([0, 0, 1, 0, 2]), 3)))
+    expected = HEADER_BITS + 1 + 3 * 2 * 16 + INDEX_CHOICE_BITS + index
     assert coded.details["padding"] == 1 and coded.details["distinct_blocks"] == 3
     assert coded.bits == pytest.approx(1 + min(expected, 9 * 16))
 
@@ -55,6 +58,19 @@ def test_decoder_round_trip(values, size, dtype):
     frame = dictionary_frame(mosaic.dictionary)
     back = dictionary_from_frame(frame, mosaic.dictionary.shape, mosaic.dictionary.dtype)
     np.testing.assert_array_equal(back, mosaic.dictionary)
+    n_distinct = len(mosaic.dictionary)
+    np.testing.assert_array_equal(index_from_frame(index_frame(mosaic.indices, n_distinct), n_distinct),
+                                  mosaic.indices)
+
+
+def test_index_frame_wins_on_a_mosaic_cut_at_another_block_size():
+    x = np.random.default_rng(1).normal(size=40_000).astype(np.float32)
+    projected = momos({"x": x}, s=8, capacity=0.01).weights["x"]
+    coded = Motif(4).code(Stream("raw", projected))
+    mosaic = Motif(4).split(projected)
+    frame_bits = 8 * len(index_frame(mosaic.indices, len(mosaic.dictionary)))
+    assert coded.details["index_bits"] == INDEX_CHOICE_BITS + frame_bits
+    assert frame_bits < kt_bits(np.bincount(mosaic.indices))
 
 
 def test_kt_bits_known_values():

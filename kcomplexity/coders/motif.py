@@ -7,9 +7,11 @@ counted in the header). The code is
     + dictionary: 1 flag bit + the smaller of distinct x S x bits per value (value
       width, or ceil(log2 nsymbols)) and its lzma-9 frame (the values' bytes
       grouped by byte position; tried only when at most half the blocks are distinct)
-    + index stream: 1 flag bit + the smaller of a static order-0 code, n_blocks x H(index)
-      (``entropy_bits``) + ``histogram_bits``, and an adaptive Krichevsky-Trofimov
-      code (``kt_bits``, no histogram sent; better when motifs are many)
+    + index stream: 2 choice bits + the smallest of a static order-0 code,
+      n_blocks x H(index) (``entropy_bits``) + ``histogram_bits``, an adaptive
+      Krichevsky-Trofimov code (``kt_bits``, no histogram sent; better when motifs
+      are many), and the lzma-9 frame of the indices (``index_frame``; catches runs
+      and repeated arrangements, e.g. a mosaic cut at another block size)
 
 and, if that is larger, the values stored verbatim; 1 bit says which. Every
 part decodes (``split``/``join``, ``dictionary_frame``/``dictionary_from_frame``),
@@ -30,6 +32,7 @@ from .compressors import Lzma
 from .entropy import entropy_bits, histogram_bits
 
 HEADER_BITS = 3 * 32
+INDEX_CHOICE_BITS = 2  # which of the three index codes follows
 DICTIONARY_CODER = Lzma(9)
 
 
@@ -58,6 +61,20 @@ def dictionary_from_frame(frame: bytes, shape: tuple, dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     planes = np.frombuffer(DICTIONARY_CODER.decompress(frame), np.uint8).reshape(dtype.itemsize, -1)
     return np.ascontiguousarray(planes.T).view(dtype).reshape(shape)
+
+
+def _index_dtype(n_distinct: int) -> np.dtype:
+    return np.dtype(np.uint8 if n_distinct <= 1 << 8 else "<u2" if n_distinct <= 1 << 16 else "<u4")
+
+
+def index_frame(indices: np.ndarray, n_distinct: int) -> bytes:
+    """The index stream as the narrowest unsigned little-endian integers, lzma-9 compressed."""
+    return DICTIONARY_CODER.compress(indices.astype(_index_dtype(n_distinct)).tobytes())
+
+
+def index_from_frame(frame: bytes, n_distinct: int) -> np.ndarray:
+    """Invert ``index_frame``."""
+    return np.frombuffer(DICTIONARY_CODER.decompress(frame), _index_dtype(n_distinct)).astype(np.int64)
 
 
 @dataclass
@@ -117,7 +134,8 @@ class Motif(Coder):
         dictionary_bits = 1 + mosaic.dictionary.size * width
         if 2 * len(counts) <= len(mosaic.indices):
             dictionary_bits = min(dictionary_bits, 1 + 8 * len(dictionary_frame(mosaic.dictionary)))
-        index_bits = 1 + min(entropy_bits(counts) + histogram_bits(counts, len(counts)), kt_bits(counts))
+        index_bits = INDEX_CHOICE_BITS + min(entropy_bits(counts) + histogram_bits(counts, len(counts)),
+                                             kt_bits(counts), 8 * len(index_frame(mosaic.indices, len(counts))))
         two_part = HEADER_BITS + dictionary_bits + index_bits
         stored = values.size * width
         details = {"distinct_blocks": len(counts), "n_blocks": int(mosaic.indices.size),
