@@ -1,9 +1,9 @@
 """kcomplexity.bdm / block_entropy agree with pybdm 0.1.0 (the reference) to 1e-9 relative.
 
 pybdm's own tables are used for 2 and 4 symbols and 2-D. Unpickling the 5, 6 and 9
-symbol tables takes pybdm ~35 s, so for those pybdm runs its own algorithm over a
-read-only view of our converted arrays (``TableView``); the conversion itself is
-checked against the pickles in test_bdm.py.
+symbol tables takes pybdm ~45 s, so the randomised sweep runs pybdm's own algorithm
+over a read-only view of our converted arrays (``TableView``) for those; one test per
+alphabet then checks against pybdm with its own tables, end to end.
 """
 import math
 
@@ -125,3 +125,15 @@ def test_large_input_agrees_and_normalises_past_the_table(rng):
     check(kc.bdm(x, block=6), ref.bdm(x))
     check(kc.bdm(x, block=6, normalized=True), ref.nbdm(x))
     assert math.isfinite(kc.block_entropy(x, block=6, normalized=True))
+
+
+@pytest.mark.parametrize("nsymbols", [5, 6, 9])
+def test_large_alphabets_agree_with_pybdms_own_tables(nsymbols, rng):
+    """The end-to-end check for the partial tables: pybdm unpickles its own 5/6/9-symbol
+    tables (10-25 s each, once per session) and both sides score the same inputs."""
+    for partition in ("ignore", "recursive"):
+        ref = BDM(ndim=1, nsymbols=nsymbols, partition=PARTITIONS[partition])
+        for n in [12, 37, 300, 1000]:
+            x = biased(rng, nsymbols, n)
+            check(kc.bdm(x, 1, nsymbols, partition=partition), ref.bdm(x))
+            check(kc.block_entropy(x, 1, nsymbols, partition=partition), ref.ent(x))
