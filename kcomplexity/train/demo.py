@@ -98,16 +98,22 @@ def train_all(runs_dir: Path, runs: list[Run], epochs: int, data: Split, seed: i
     return seconds
 
 
-def measure(runs_dir: Path, cache: Path, workers: int, progress: bool | None):
+def measure(runs_dir: Path, cache: Path, workers: int, progress: bool | None,
+            say: Callable[[str], None] = print):
     """One table: the whole-model estimators per model, QuBD per weight matrix (dim >= 2)."""
     import pandas as pd
 
     from .. import analyse
 
     common = {"workers": workers, "cache": cache, "progress": progress}
-    whole = analyse(runs_dir, estimators=list(MODEL_ESTIMATORS), per="model", **common)
-    matrices = analyse(runs_dir, estimators=list(TENSOR_ESTIMATORS), per="tensor", min_ndim=2, **common)
-    return pd.concat([whole, matrices], ignore_index=True)
+    passes = [("per model", MODEL_ESTIMATORS, {"per": "model"}),
+              ("per weight matrix", TENSOR_ESTIMATORS, {"per": "tensor", "min_ndim": 2})]
+    tables = []
+    for label, estimators, options in passes:
+        start = time.perf_counter()
+        tables.append(analyse(runs_dir, estimators=list(estimators), **options, **common))
+        say(f"[analyse] {label}: {len(tables[-1])} rows in {time.perf_counter() - start:.1f} s")
+    return pd.concat(tables, ignore_index=True)
 
 
 def demo(out: "str | Path" = "report", epochs: int | None = None, quick: bool = False, workers: int = 2,
@@ -137,7 +143,7 @@ def demo(out: "str | Path" = "report", epochs: int | None = None, quick: bool = 
     say(f"[analyse] {len(list(runs_dir.iterdir()))} series: {', '.join(MODEL_ESTIMATORS)} per model, "
         f"{', '.join(TENSOR_ESTIMATORS)} per weight matrix; {workers} worker(s)")
     t0 = time.perf_counter()
-    results = measure(runs_dir, out / "cache.sqlite", workers, progress)
+    results = measure(runs_dir, out / "cache.sqlite", workers, progress, say)
     analyse_seconds = time.perf_counter() - t0
     write_table(results, out / "results.parquet")
     write_table(results, out / "results.csv")
