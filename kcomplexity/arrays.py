@@ -14,6 +14,14 @@ BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 FLOAT_DTYPES = (np.dtype(np.float16), BFLOAT16, np.dtype(np.float32), np.dtype(np.float64))
 
 
+UINT_OF_SIZE = {1: np.dtype(np.uint8), 2: np.dtype(np.uint16), 4: np.dtype(np.uint32), 8: np.dtype(np.uint64)}
+
+
+def bit_patterns(x: np.ndarray) -> np.ndarray:
+    """``x`` viewed as unsigned integers of the same width: its raw bit patterns."""
+    return np.ascontiguousarray(x).view(UINT_OF_SIZE[x.dtype.itemsize])
+
+
 def is_float(dtype: np.dtype) -> bool:
     return np.dtype(dtype) in FLOAT_DTYPES
 

@@ -10,14 +10,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arrays import BFLOAT16, dtype_name, is_float, to_float
+from .arrays import BFLOAT16, UINT_OF_SIZE, bit_patterns, dtype_name, is_float, to_float
 from .errors import InputError, SpecError
 from .specced import Specced
 
 # IEEE layouts: dtype -> (exponent bits, mantissa bits); sign is 1 bit.
 FLOAT_LAYOUT = {np.dtype(np.float16): (5, 10), BFLOAT16: (8, 7),
                 np.dtype(np.float32): (8, 23), np.dtype(np.float64): (11, 52)}
-_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 SIDE_BITS_PER_PARAM = 32  # a float32 scale or offset
 
 
@@ -91,7 +90,7 @@ class Fields(Encoding):
         if not is_float(x.dtype):
             raise InputError(f"'fields' needs a float tensor, got {dtype_name(x.dtype)}: use 'raw' for integers")
         exp_bits, man_bits = FLOAT_LAYOUT[np.dtype(x.dtype)]
-        u = x.reshape(-1).view(_UINT[x.dtype.itemsize]).astype(np.uint64)
+        u = bit_patterns(x.reshape(-1)).astype(np.uint64)
         sign = (u >> np.uint64(exp_bits + man_bits)).astype(np.uint8)
         exponent = ((u >> np.uint64(man_bits)) & np.uint64((1 << exp_bits) - 1))
         exponent = exponent.astype(np.uint8 if exp_bits <= 8 else np.uint16)
@@ -112,7 +111,7 @@ class Fields(Encoding):
         for i in range(n_planes):
             mantissa |= s[f"mantissa_{i}"] << np.uint64(8 * (n_planes - 1 - i))
         u = (s["sign"] << np.uint64(exp_bits + man_bits)) | (s["exponent"] << np.uint64(man_bits)) | mantissa
-        return u.astype(_UINT[dtype.itemsize]).view(dtype).reshape(shape)
+        return u.astype(UINT_OF_SIZE[dtype.itemsize]).view(dtype).reshape(shape)
 
 
 class Sign(Encoding):

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arrays import bit_patterns
 from ..errors import SpecError
 from ..estimators import parse
 
 PREFIX = "delta:"
-_UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def delta_spec(spec: str) -> str:
@@ -34,7 +34,4 @@ def xor_delta(current: np.ndarray, previous: np.ndarray) -> np.ndarray:
     if current.shape != previous.shape or current.dtype != previous.dtype:
         raise SpecError(f"delta needs equal shape and dtype, got {current.shape} {current.dtype} and "
                         f"{previous.shape} {previous.dtype}")
-    word = _UINT[current.dtype.itemsize]
-    a = np.ascontiguousarray(current).view(word)
-    b = np.ascontiguousarray(previous).view(word)
-    return np.bitwise_xor(a, b).view(current.dtype)
+    return np.bitwise_xor(bit_patterns(current), bit_patterns(previous)).view(current.dtype)

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from ..arrays import bit_patterns
 from ..encodings import Stream
 from .base import Coded, Coder
 
@@ -19,9 +20,7 @@ def counts_of(stream: Stream) -> tuple[np.ndarray, int]:
     if stream.nsymbols is not None:
         counts = np.bincount(data, minlength=stream.nsymbols)
         return counts[counts > 0], stream.nsymbols
-    width = data.dtype.itemsize
-    patterns = data.view({1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[width])
-    return np.unique(patterns, return_counts=True)[1], 1 << (8 * width)
+    return np.unique(bit_patterns(data), return_counts=True)[1], 1 << (8 * data.dtype.itemsize)
 
 
 def entropy_bits(counts: np.ndarray) -> float:
