@@ -12,7 +12,7 @@ import numpy as np
 
 import kcomplexity as kc
 from kcomplexity.variants import momos, nearest_motif
-from kcomplexity.variants.momos import _blocks, draw_motifs
+from kcomplexity.variants._momos import _blocks, draw_motifs
 
 N_PARAMS, S, CAPACITY = 10 ** 7, 4, 0.01
 

@@ -3,15 +3,16 @@
 Every number is an upper bound (a description that decodes back to the data)
 or a labelled estimate (BDM, empirical entropy).
 """
+from ._version import __version__
 from .errors import KComplexityError
-from .estimators import DEFAULT_ESTIMATOR, Estimate, Pipeline, available, estimate, parse, register
+from .estimators import DEFAULT_ESTIMATOR, Estimate, Pipeline, estimate, parse
+from .registry import available, register
 from .io import load
 from .coders.bdm import bdm, block_entropy
 from .analysis import analyse, analyze
-from .analysis.compare import compare
+from .analysis import compare
 from . import variants
 
-__version__ = "0.1.0"
 
 __all__ = ["DEFAULT_ESTIMATOR", "Estimate", "KComplexityError", "Pipeline", "available",
            "estimate", "parse", "register", "__version__", "load", "analyse", "analyze", "compare", "variants",
@@ -19,11 +20,8 @@ __all__ = ["DEFAULT_ESTIMATOR", "Estimate", "KComplexityError", "Pipeline", "ava
 
 
 def __getattr__(name: str):
-    """``demo`` and the ``train`` subpackage import torch, so they load on first use."""
-    if name == "demo":
-        from .train.demo import demo
-        return demo
-    if name == "train":
+    """The ``demo`` and ``train`` subpackages import torch, so they load on first use."""
+    if name in ("demo", "train"):
         import importlib
-        return importlib.import_module(".train", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'kcomplexity' has no attribute {name!r}")

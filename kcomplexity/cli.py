@@ -140,9 +140,9 @@ def add_demo_parser(subparsers) -> None:
 
 
 def run_demo(args) -> int:
-    from . import demo
+    from .demo import run_demo
 
-    demo(args.out, epochs=args.epochs, quick=args.quick, workers=args.workers)
+    run_demo(args.out, epochs=args.epochs, quick=args.quick, workers=args.workers)
     return 0
 
 
@@ -220,7 +220,7 @@ SUBCOMMANDS = [add_estimate_parser, add_analyse_parser, add_compare_parser, add_
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="kcomplexity", description="Kolmogorov-complexity estimates of neural-network weights.",

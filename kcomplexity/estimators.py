@@ -1,25 +1,21 @@
-"""Spec grammar, ``Pipeline`` (encoding | coder), the ``Estimate`` record and the registry.
+"""``Pipeline`` (encoding | coder), the ``Estimate`` record, ``parse`` and ``estimate``.
 
-A spec is ``"ENCODING|CODER"``; a bare coder means ``raw|CODER``. Each part is
-``name[N][-option...]``: ``q8``, ``q4-sym``, ``bitplanes8-tiled``, ``zstd-19``.
+The spec grammar and the registry live in ``kcomplexity.registry``.
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import entry_points
 
 import numpy as np
 
 from .arrays import as_array, dtype_name
-from .coders import COMPRESSORS, Coder, Compressor, Entropy
-from .coders.motif import Motif
-from .encodings import Bitplanes, Encoded, Encoding, Fields, Quantize, Raw, Sign, Stream
+from .coders import Coder, Compressor
+from .encodings import Encoded, Encoding, Stream
 from .errors import SpecError, TooSmall, VerificationError
+from .registry import parse_parts
 
 DEFAULT_ESTIMATOR = "raw|zstd-3"
-ENTRY_POINT_GROUP = "kcomplexity.estimators"
 
 
 @dataclass
@@ -41,72 +37,11 @@ class Estimate:
         return asdict(self)
 
 
-# ---------------------------------------------------------------- registry
-_ENCODINGS: dict[str, type[Encoding]] = {c.family: c for c in (Raw, Fields, Sign, Quantize, Bitplanes)}
-_CODERS: dict[str, type[Coder]] = {c.family: c for c in (*COMPRESSORS, Entropy, Motif)}
-_plugins_loaded = False
-
-
-def register(cls: type, name: str | None = None) -> type:
-    """Register an Encoding or Coder subclass under ``name`` (default ``cls.family``).
-
-    Usable as a decorator. Third-party packages may instead expose the class in the
-    ``kcomplexity.estimators`` entry-point group.
-    """
-    name = name or cls.family
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", name or ""):
-        raise SpecError(f"registry names are lower-case identifiers, got {name!r}")
-    if issubclass(cls, Encoding):
-        _ENCODINGS[name] = cls
-    elif issubclass(cls, Coder):
-        _CODERS[name] = cls
-    else:
-        raise SpecError(f"{cls!r} is neither an Encoding nor a Coder subclass")
-    return cls
-
-
-def _load_plugins() -> None:
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    from .coders import bdm  # noqa: F401  (registers bdm coders)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        register(ep.load(), ep.name)
-
-
-def available() -> dict[str, list[str]]:
-    """Registered encodings and coders with how their specs are written."""
-    _load_plugins()
-    return {"encodings": sorted(c.pattern or n for n, c in _ENCODINGS.items()),
-            "coders": sorted(c.pattern or n for n, c in _CODERS.items())}
-
-
-def _resolve(text: str, table: dict, kind: str):
-    head, *options = text.split("-")
-    number = None
-    if head not in table:
-        m = re.fullmatch(r"([a-z_][a-z0-9_]*?)(\d+)", head)
-        if m and m.group(1) in table:
-            head, number = m.group(1), int(m.group(2))
-        else:
-            valid = available()[kind + "s"]
-            raise SpecError(f"unknown {kind} {text!r}; valid {kind}s: {', '.join(valid)}")
-    return table[head].from_spec(number, options)
-
-
 def parse(spec: "str | Pipeline") -> "Pipeline":
     """Parse ``"ENCODING|CODER"`` (or a bare coder) into a Pipeline."""
     if isinstance(spec, Pipeline):
         return spec
-    if not isinstance(spec, str) or not spec.strip():
-        raise SpecError(f"an estimator spec is a string like 'raw|zstd-19', got {spec!r}")
-    _load_plugins()
-    parts = spec.strip().lower().split("|")
-    if len(parts) > 2:
-        raise SpecError(f"spec {spec!r} has more than one '|': write 'ENCODING|CODER'")
-    encoding = _resolve(parts[0], _ENCODINGS, "encoding") if len(parts) == 2 else Raw()
-    return Pipeline(encoding, _resolve(parts[-1], _CODERS, "coder"))
+    return Pipeline(*parse_parts(spec))
 
 
 # ---------------------------------------------------------------- pipeline

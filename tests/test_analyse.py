@@ -159,7 +159,7 @@ def test_user_errors_name_the_fix():
 
 
 def test_file_tasks_ship_paths_not_arrays(tmp_path):
-    from kcomplexity.analysis.analyse import plan
+    from kcomplexity.analysis._analyse import plan
     from kcomplexity.io import Selection, discover
 
     series = make_series(tmp_path / "run", 2)

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from kcomplexity.cli import main
-from kcomplexity.train import findings
-from kcomplexity.train.demo import (ESTIMATORS, MODEL_ESTIMATORS, RANDOM_INIT_SEEDS, TENSOR_ESTIMATORS,
+from kcomplexity.demo import findings
+from kcomplexity.demo.app import (ESTIMATORS, MODEL_ESTIMATORS, RANDOM_INIT_SEEDS, TENSOR_ESTIMATORS,
                                    plan_runs)
-from kcomplexity.train.report import FIGURES
+from kcomplexity.demo.report import FIGURES
 
 EPOCHS = 2
 TRAINED = [r.series for r in plan_runs(quick=True)]

@@ -108,7 +108,7 @@ def test_register_rejects_non_classes():
 
 
 def test_entry_point_plugins_are_loaded(monkeypatch):
-    import kcomplexity.estimators as est
+    import kcomplexity.registry as est
 
     class Zeros(Coder):
         family = "zeros_ep"

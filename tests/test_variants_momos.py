@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from kcomplexity.errors import InputError
 from kcomplexity.variants import momos, nearest_motif
-from kcomplexity.variants.momos import n_motifs
+from kcomplexity.variants._momos import n_motifs
 
 
 @pytest.fixture

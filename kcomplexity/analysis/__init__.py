@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
-from .analyse import MODEL_TENSOR, analyse, analyze
+from ._analyse import MODEL_TENSOR, analyse, analyze
+from ._compare import compare
 from .cache import DEFAULT_CACHE, Cache
 
 
@@ -33,4 +34,4 @@ def read_table(path):
     return pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
 
 
-__all__ = ["Cache", "DEFAULT_CACHE", "MODEL_TENSOR", "analyse", "analyze", "read_table", "write_table"]
+__all__ = ["Cache", "DEFAULT_CACHE", "MODEL_TENSOR", "analyse", "analyze", "compare", "read_table", "write_table"]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._version import __version__
 from ..arrays import dtype_name
 from ..errors import SourceError
 
@@ -29,8 +30,6 @@ SCHEMA = ("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, estimate TE
 
 
 def toolkit_version() -> str:
-    from .. import __version__
-
     return __version__
 
 

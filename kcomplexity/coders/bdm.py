@@ -336,13 +336,4 @@ class BDM2D(BDM):
         return stream.data
 
 
-CODERS = (BDM, BDM2D)
 
-
-def _register() -> None:
-    from ..estimators import register  # estimators imports this module lazily, so it is loaded by now
-    for cls in CODERS:
-        register(cls)
-
-
-_register()

@@ -4,11 +4,11 @@
 ``prune_pq``, ``quantize`` and ``momos`` are the compressed versions whose complexity
 ``kcomplexity.compare`` sets beside them.
 """
-from .momos import MomosResult, momos, nearest_motif
-from .prune import PruneResult, pq_index, prune_magnitude, prune_pq
-from .quantize import quantize
-from .random_init import random_init
-from .shuffle import shuffle
+from ._momos import MomosResult, momos, nearest_motif
+from ._prune import PruneResult, pq_index, prune_magnitude, prune_pq
+from ._quantize import quantize
+from ._random_init import random_init
+from ._shuffle import shuffle
 from ._weights import as_weights
 
 __all__ = ["MomosResult", "PruneResult", "as_weights", "momos", "nearest_motif", "pq_index",

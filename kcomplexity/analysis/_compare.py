@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..io.selection import natural_key
 from ..estimators import estimate, parse
 from ..variants import as_weights, random_init, shuffle
-from .analyse import join
+from ._analyse import join
 
 DEFAULT_ESTIMATORS = ("raw|lzma-9", "motif-4")
 COLUMNS = ["variant", "estimator", "n_params", "n_seeds", "bits", "bits_std", "bits_per_param",

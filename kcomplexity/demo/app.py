@@ -20,10 +20,10 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 from ..errors import InputError
-from .data import Split, load_digits_split
-from .loop import checkpoint_name, evaluate, set_threads, train, write_metrics
-from .methods import QAT, Baseline, Method, Momos, Prune
-from .models import build_model
+from ..train.data import Split, load_digits_split
+from ..train.loop import checkpoint_name, evaluate, set_threads, train, write_metrics
+from ..train.methods import QAT, Baseline, Method, Momos, Prune
+from ..train.models import build_model
 
 # The MoMos reference measures the whole model (all trainable tensors joined; analyse joins them
 # in natural name order, the order momos cuts its blocks in); QuBD measures each weight matrix.
@@ -103,7 +103,7 @@ def measure(runs_dir: Path, cache: Path, workers: int, progress: bool | None,
     """One table: the whole-model estimators per model, QuBD per weight matrix (dim >= 2)."""
     import pandas as pd
 
-    from .. import analyse
+    from ..analysis import analyse
 
     common = {"workers": workers, "cache": cache, "progress": progress}
     passes = [("per model", MODEL_ESTIMATORS, {"per": "model"}),
@@ -116,7 +116,7 @@ def measure(runs_dir: Path, cache: Path, workers: int, progress: bool | None,
     return pd.concat(tables, ignore_index=True)
 
 
-def demo(out: "str | Path" = "report", epochs: int | None = None, quick: bool = False, workers: int = 2,
+def run_demo(out: "str | Path" = "report", epochs: int | None = None, quick: bool = False, workers: int = 2,
          seed: int = 0, say: Callable[[str], None] = print, progress: bool | None = None) -> dict:
     """Run the whole demo into ``out``; returns ``{"results", "totals", "summary", "claims", "seconds"}``.
 
