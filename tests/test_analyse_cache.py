@@ -122,8 +122,38 @@ def test_key_is_content_spec_and_version(tmp_path, monkeypatch):
     with Cache(tmp_path / ".kcomplexity-cache" / "cache.sqlite") as store:
         assert len(store) == 2  # a and b share their content: one row per spec
         keys = [k for (k,) in store.db.execute("SELECT key FROM results")]
-    assert all(k.endswith(f"|{kcomplexity.__version__}") for k in keys)
-    assert {k.split("|", 1)[1].rsplit("|", 1)[0] for k in keys} == {"raw|zstd-3", "raw|zstd-9"}
+    assert all(k.endswith(f"|finite|{kcomplexity.__version__}") for k in keys)
+    assert {k.split("|", 1)[1].rsplit("|", 2)[0] for k in keys} == {"raw|zstd-3", "raw|zstd-9"}
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt", ".npy"])
+def test_replaced_content_with_same_size_and_mtime_is_measured_again(tmp_path, suffix):
+    """Issue 9: the cache served 11,642,112 bits for a file whose content had become all zeros."""
+    path, cache = tmp_path / f"w{suffix}", tmp_path / "cache.sqlite"
+    noisy = torch.randn(64, 64, generator=torch.Generator().manual_seed(0))
+    write = {".safetensors": lambda t: save_file({"w": t}, path), ".pt": lambda t: torch.save({"w": t}, path),
+             ".npy": lambda t: np.save(path, t.numpy())}[suffix]
+    write(noisy)
+    stamp = path.stat()
+    first = kcomplexity.analyse(path, "raw|zstd-3", cache=cache).bits.item()
+    write(torch.zeros(64, 64))
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert path.stat().st_size == stamp.st_size and path.stat().st_mtime_ns == stamp.st_mtime_ns
+    second = kcomplexity.analyse(path, "raw|zstd-3", cache=cache).bits.item()
+    truth = kcomplexity.estimate(np.zeros((64, 64), np.float32), "raw|zstd-3").bits
+    assert first > 100_000 and second == truth < 1_000
+
+
+def test_allow_nonfinite_is_part_of_the_key(tmp_path):
+    """Issue 9: after an allow_nonfinite=True run, a default run on NaN weights must still raise."""
+    w = np.arange(64, dtype=np.float32)
+    w[3] = np.nan
+    path, cache = tmp_path / "nan.npy", tmp_path / "cache.sqlite"
+    np.save(path, w)
+    for source in ({"w": w}, path):
+        assert kcomplexity.analyse(source, "raw|zstd-3", cache=cache, allow_nonfinite=True).bits.item() > 0
+        with pytest.raises(kcomplexity.errors.InputError, match="NaN or Inf"):
+            kcomplexity.analyse(source, "raw|zstd-3", cache=cache)
 
 
 def test_unusable_cache_file_is_a_clear_error(tmp_path):

@@ -21,8 +21,8 @@ from .. import errors
 from ..errors import InputError, KComplexityError
 from ..estimators import DEFAULT_ESTIMATOR, parse
 from ..io import CheckpointRef, Selection, discover
-from ..io.readers import Checkpoint, MemoryCheckpoint, fingerprint, open_cached
-from .cache import Cache, content_hash, lookup, resolve_cache_path
+from ..io.readers import Checkpoint, MemoryCheckpoint, open_cached
+from .cache import Cache, content_hash, lookup, resolve_cache_path, result_key
 from .delta import PREFIX, delta_spec, xor_delta
 from .executors import run_all
 
@@ -56,7 +56,6 @@ class Unit:
     shape: str
     n_params: int
     task: Task
-    source_key: str | None = None   # memo key of a file source (path, size, mtime, names)
     skipped: str | None = None      # decided before running (delta without a matching predecessor)
     result: dict = field(default_factory=dict)
 
@@ -76,21 +75,32 @@ def join(arrays: list[np.ndarray], concat: bool) -> np.ndarray:
     return np.concatenate([a.reshape(-1) for a in arrays])
 
 
+def _key(task: Task, arrays: list[np.ndarray], previous: list[np.ndarray] | None) -> str:
+    """Cache key of a task: the hash of the bytes it reads (never a file's size or mtime) and its options."""
+    content = content_hash(arrays, task.concat)
+    if previous is not None:
+        content += "^" + content_hash(previous, task.concat)
+    return result_key(content, task.estimator, task.allow_nonfinite)
+
+
+def _inputs(task: Task) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    previous = None if task.previous is None else _read(task.previous, task.names)
+    return _read(task.source, task.names), previous
+
+
 def run_task(task: Task) -> tuple[str | None, dict]:
-    """Read, hash, consult the cache, estimate. Returns ``(content hash, Estimate as dict)``."""
+    """Read, hash, consult the cache, estimate. Returns ``(cache key, Estimate as dict)``."""
     try:
-        arrays = _read(task.source, task.names)
-        content = content_hash(arrays, task.concat)
+        arrays, previous = _inputs(task)
         x = as_array(join(arrays, task.concat), allow_nonfinite=task.allow_nonfinite)
-        if task.previous is not None:
-            previous = _read(task.previous, task.names)
-            content += "^" + content_hash(previous, task.concat)
+        if previous is not None:
             x = xor_delta(x, join(previous, task.concat))
-        cached = lookup(task.cache_path, content, task.estimator)
+        key = _key(task, arrays, previous)
+        cached = lookup(task.cache_path, key)
         if cached is not None:
-            return content, cached
+            return key, cached
         estimate = parse(task.spec).estimate(x, allow_nonfinite=True)
-        return content, estimate.to_dict()
+        return key, estimate.to_dict()
     except KComplexityError as exc:
         return None, {"error": str(exc), "type": type(exc).__name__}
 
@@ -127,14 +137,13 @@ def _delta_skip(prev, label: str, group: tuple, info: dict) -> str | None:
     return None
 
 
-def _delta_units(ref: CheckpointRef, prev, label: str, shape: str, n: int, base: Task, key: str | None,
-                 info: dict, deltas: list[str]) -> list[Unit]:
+def _delta_units(ref: CheckpointRef, prev, label: str, shape: str, n: int, base: Task, info: dict,
+                 deltas: list[str]) -> list[Unit]:
     """``delta:<spec>`` rows of one tensor group against the previous checkpoint of its series."""
     skip = _delta_skip(prev, label, base.names, info)
     prev_source = None if skip else _ship(prev[0], prev[0].open(), base.names)
-    prev_key = f"{key}^{fingerprint(prev_source)}" if key and prev_source else None
-    return [Unit(ref, label, shape, n, replace(base, spec=spec, delta=True, previous=prev_source), prev_key,
-                 skipped=skip) for spec in deltas]
+    return [Unit(ref, label, shape, n, replace(base, spec=spec, delta=True, previous=prev_source), skipped=skip)
+            for spec in deltas]
 
 
 def plan(refs: list[CheckpointRef], specs: list[str], deltas: list[str], selection: Selection, per: str,
@@ -149,28 +158,20 @@ def plan(refs: list[CheckpointRef], specs: list[str], deltas: list[str], selecti
         for label, group in _groups(names, per):
             shape, n = _shape(info, group, per == "model")
             source = _ship(ref, checkpoint, group)
-            key = f"{fingerprint(source)}|{'+'.join(group)}|{per}" if isinstance(source, str) else None
             base = Task(source, group, "", per == "model", cache_path=cache_path, allow_nonfinite=allow_nonfinite)
-            units += [Unit(ref, label, shape, n, replace(base, spec=spec), key) for spec in specs]
+            units += [Unit(ref, label, shape, n, replace(base, spec=spec)) for spec in specs]
             if prev and deltas:
-                units += _delta_units(ref, prev, label, shape, n, base, key, info, deltas)
+                units += _delta_units(ref, prev, label, shape, n, base, info, deltas)
         previous[ref.series] = (ref, info, names)
     return units
 
 
 # ---------------------------------------------------------------- running
 def _from_cache(unit: Unit, cache: Cache | None) -> dict | None:
-    if cache is None:
+    """In-memory tasks are looked up here; file tasks by the worker, which reads the bytes anyway."""
+    if cache is None or not isinstance(unit.task.source, Checkpoint):
         return None
-    if unit.source_key is not None:
-        content = cache.content_of(unit.source_key)
-    elif isinstance(unit.task.source, Checkpoint):
-        content = content_hash(_read(unit.task.source, unit.task.names), unit.task.concat)
-        if unit.task.previous is not None:
-            content += "^" + content_hash(_read(unit.task.previous, unit.task.names), unit.task.concat)
-    else:
-        return None
-    return content and cache.get(content, unit.task.estimator)
+    return cache.get(_key(unit.task, *_inputs(unit.task)))
 
 
 def _fail(unit: Unit, result: dict) -> KComplexityError:
@@ -191,12 +192,12 @@ def execute(units: list[Unit], cache: Cache | None, workers: int, executor, prog
         else:
             pending.append(unit)
     try:
-        for i, (content, result) in run_all(run_task, [u.task for u in pending], workers, executor):
+        for i, (key, result) in run_all(run_task, [u.task for u in pending], workers, executor):
             unit = pending[i]
-            if content is None:
+            if key is None:
                 raise _fail(unit, result)
             if cache is not None:
-                cache.put(content, unit.task.estimator, result, unit.source_key)
+                cache.put(key, result)
             unit.result = result
             bar.update()
     finally:

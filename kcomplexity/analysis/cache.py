@@ -1,32 +1,31 @@
 """The result cache: an embedded SQLite store of finished estimates.
 
-Key = (content hash of the measured tensors, estimator spec, toolkit version).
-``results`` maps that key to the Estimate as JSON; ``sources`` memoises the
-content hash of a file tensor under (path, size, mtime, tensor names) so a rerun
-skips finished work without reading the file again.
+Key = (content hash of the measured tensors, estimator spec, every option that
+changes the result such as ``allow_nonfinite``, toolkit version). ``results`` maps
+that key to the Estimate as JSON. The content hash is xxh3-128 over the tensor
+bytes themselves, never a file's path, size or mtime: a file whose content
+changed is measured again even when it keeps its size and mtime.
 
-Safety: WAL journal, one transaction per finished row (the result and its
-source memo together), so a process killed at any moment (SIGKILL) leaves every
+Safety: WAL journal, one transaction per finished row, so a process killed at any moment (SIGKILL) leaves every
 committed row whole and no half row; concurrent writers wait on a 60 s busy
 timeout and ``INSERT OR IGNORE`` makes a row written twice harmless.
 Default location: ``.kcomplexity-cache/cache.sqlite`` under the current directory.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from pathlib import Path
 
 import numpy as np
+import xxhash
 
 from .._version import __version__
 from ..arrays import dtype_name
 from ..errors import SourceError
 
 DEFAULT_CACHE = Path(".kcomplexity-cache") / "cache.sqlite"
-SCHEMA = ("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, estimate TEXT NOT NULL)",
-          "CREATE TABLE IF NOT EXISTS sources (source TEXT PRIMARY KEY, content TEXT NOT NULL)")
+SCHEMA = ("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, estimate TEXT NOT NULL)",)
 
 
 def toolkit_version() -> str:
@@ -34,17 +33,18 @@ def toolkit_version() -> str:
 
 
 def content_hash(arrays: list[np.ndarray], concatenated: bool = False) -> str:
-    """blake2b-128 over each array's dtype, shape and bytes (in order); names do not count."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(b"concat" if concatenated else b"tensor")
+    """xxh3-128 over each array's dtype, shape and bytes (in order); names do not count."""
+    h = xxhash.xxh3_128(b"concat" if concatenated else b"tensor")
     for a in arrays:
-        h.update(f"{dtype_name(a.dtype)}{a.shape}".encode())
-        h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+        h.update(f"{dtype_name(a.dtype)}{a.dtype.byteorder}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8).data)
     return h.hexdigest()
 
 
-def result_key(content: str, spec: str) -> str:
-    return f"{content}|{spec}|{toolkit_version()}"
+def result_key(content: str, spec: str, allow_nonfinite: bool = False) -> str:
+    """The cache key: content, spec, the options that change the result, toolkit version."""
+    options = "nonfinite" if allow_nonfinite else "finite"
+    return f"{content}|{spec}|{options}|{toolkit_version()}"
 
 
 def resolve_cache_path(cache) -> Path | None:
@@ -83,32 +83,25 @@ class Cache:
     def close(self) -> None:
         self.db.close()
 
-    def get(self, content: str, spec: str) -> dict | None:
-        row = self.db.execute("SELECT estimate FROM results WHERE key = ?", (result_key(content, spec),)).fetchone()
+    def get(self, key: str) -> dict | None:
+        row = self.db.execute("SELECT estimate FROM results WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def content_of(self, source: str) -> str | None:
-        row = self.db.execute("SELECT content FROM sources WHERE source = ?", (source,)).fetchone()
-        return row[0] if row else None
-
-    def put(self, content: str, spec: str, estimate: dict, source: str | None = None) -> None:
-        """Commit one finished estimate (and its source memo) in a single transaction."""
+    def put(self, key: str, estimate: dict) -> None:
+        """Commit one finished estimate in a single transaction."""
         with self.db:
-            self.db.execute("INSERT OR IGNORE INTO results VALUES (?, ?)",
-                            (result_key(content, spec), json.dumps(estimate)))
-            if source is not None:
-                self.db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?)", (source, content))
+            self.db.execute("INSERT OR IGNORE INTO results VALUES (?, ?)", (key, json.dumps(estimate)))
 
     def __len__(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
 
 
-def lookup(path, content: str, spec: str) -> dict | None:
+def lookup(path, key: str) -> dict | None:
     """Read-only lookup used inside workers; None when the cache file is not reachable."""
     if path is None or not Path(path).is_file():
         return None
     try:
         with Cache(path, readonly=True) as cache:
-            return cache.get(content, spec)
+            return cache.get(key)
     except (SourceError, sqlite3.Error):
         return None

@@ -294,12 +294,15 @@ def open_path(path) -> Checkpoint:
 
 
 def fingerprint(path) -> str:
-    """``path|size|mtime`` of a file, or of every file in a model directory: changes when the data does."""
+    """``path|size|mtime|ctime|inode`` of a file, or of every file in a model directory.
+
+    ctime and inode change on every write or replace, even when size and mtime are kept."""
     p = Path(path)
     if not p.exists():
         raise SourceError(f"{p}: no such file or directory")
     files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
-    return ";".join(f"{f}|{f.stat().st_size}|{f.stat().st_mtime_ns}" for f in files)
+    stats = [(f, f.stat()) for f in files]
+    return ";".join(f"{f}|{s.st_size}|{s.st_mtime_ns}|{s.st_ctime_ns}|{s.st_ino}" for f, s in stats)
 
 
 @lru_cache(maxsize=4)
