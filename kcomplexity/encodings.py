@@ -26,10 +26,13 @@ class Stream:
 
     ``data`` holds symbols ``0..nsymbols-1`` (any integer dtype, 1-D or 2-D), or,
     when ``nsymbols`` is None, raw values whose little-endian bytes are the stream.
+    ``segments``: the sizes of the tensors the stream joins, in order, when block
+    coders must pad each one on its own (see ``cut_blocks``); None for one piece.
     """
     name: str
     data: np.ndarray
     nsymbols: int | None = None
+    segments: tuple[int, ...] | None = None
 
     def to_bytes(self) -> memoryview:
         """The stream as bytes for a byte coder: bits packed, codes as uint8/uint16 LE."""
@@ -40,6 +43,30 @@ class Stream:
         width = np.uint8 if self.nsymbols <= 256 else np.dtype("<u2")
         codes = np.ascontiguousarray(self.data.reshape(-1).astype(width, copy=False))
         return memoryview(codes.view(np.uint8))
+
+
+def cut_blocks(flat: np.ndarray, size: int, segments: tuple[int, ...] | None = None) -> tuple[np.ndarray, int]:
+    """``flat`` as rows of ``size`` values, each segment (or the whole, when ``segments`` is
+    None) zero-padded at its end to a multiple of ``size``. Returns (blocks, total padding).
+
+    >>> cut_blocks(np.arange(1, 6), 2, (3, 2))[0].tolist()
+    [[1, 2], [3, 0], [4, 5]]
+    """
+    pieces = np.split(flat, np.cumsum(segments)[:-1]) if segments else [flat]
+    pads = [(-len(p)) % size for p in pieces]
+    if any(pads):
+        pieces = [np.concatenate([p, np.zeros(pad, flat.dtype)]) for p, pad in zip(pieces, pads)]
+    return np.concatenate(pieces).reshape(-1, size), sum(pads)
+
+
+def uncut_blocks(blocks: np.ndarray, segments: tuple[int, ...] | None, padding: int) -> np.ndarray:
+    """Invert ``cut_blocks``: the flat values without the padding."""
+    flat = blocks.reshape(-1)
+    if not segments:
+        return flat[:flat.size - padding]
+    size = blocks.shape[1]
+    starts = np.cumsum([0] + [-(-n // size) * size for n in segments[:-1]])
+    return np.concatenate([flat[start:start + n] for start, n in zip(starts, segments)])
 
 
 @dataclass

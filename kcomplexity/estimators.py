@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .arrays import as_array, dtype_name
 from .coders import Coder, Compressor
 from .encodings import Encoded, Encoding, Stream
 from .errors import SpecError, TooSmall, VerificationError
+from .io.model_stream import ModelStream
 from .registry import parse_parts
 
 DEFAULT_ESTIMATOR = "raw|zstd-3"
@@ -69,22 +69,23 @@ class Pipeline:
         return hash(self.spec)
 
     def estimate(self, x, *, verify: bool = False, allow_nonfinite: bool = False) -> Estimate:
-        arr = as_array(x, allow_nonfinite=allow_nonfinite)
+        """Estimate one tensor, or a whole model given as a ``ModelStream``."""
+        model = ModelStream.of(x, allow_nonfinite=allow_nonfinite)
         start = time.perf_counter()
-        encoded = self.encoding.encode(arr)
+        encoded = model.encode(self.encoding)
         try:
             coded = {s.name: self.coder.code(s) for s in encoded.streams}
         except TooSmall as exc:
-            return self._record(arr, float("nan"), {}, time.perf_counter() - start, skipped=str(exc))
+            return self._record(model, float("nan"), {}, time.perf_counter() - start, skipped=str(exc))
         if verify:
-            self._verify(arr, encoded, coded)
+            self._verify(model, encoded, coded)
         bits = encoded.side_bits + sum(c.bits for c in coded.values())
-        return self._record(arr, bits, self._details(encoded, coded), time.perf_counter() - start)
+        return self._record(model, bits, self._details(encoded, coded), time.perf_counter() - start)
 
-    def _record(self, arr, bits, details, seconds, skipped=None) -> Estimate:
-        raw_bits = 8 * arr.size * arr.dtype.itemsize
-        return Estimate(self.spec, int(arr.size), dtype_name(arr.dtype), raw_bits, bits,
-                        bits / arr.size, raw_bits / bits, self.lossless, seconds, details, skipped)
+    def _record(self, model: ModelStream, bits, details, seconds, skipped=None) -> Estimate:
+        n, raw_bits = model.n_values, model.raw_bits
+        return Estimate(self.spec, n, model.dtype, raw_bits, bits, bits / n, raw_bits / bits, self.lossless,
+                        seconds, details, skipped)
 
     @staticmethod
     def _details(encoded: Encoded, coded: dict) -> dict:
@@ -99,7 +100,7 @@ class Pipeline:
                     details[key] = value
         return details
 
-    def _verify(self, arr: np.ndarray, encoded: Encoded, coded: dict) -> None:
+    def _verify(self, model: ModelStream, encoded: Encoded, coded: dict) -> None:
         """Decode every frame and, for a lossless encoding, the tensor; raise if anything differs."""
         if not isinstance(self.coder, Compressor):
             raise SpecError(f"verify=True needs a byte compressor; {self.coder.spec!r} produces no frame")
@@ -110,9 +111,7 @@ class Pipeline:
                 raise VerificationError(f"{self.spec}: stream {s.name!r} did not decode to its input")
             decoded_streams.append(Stream(s.name, stream_from_bytes(payload, s), s.nsymbols))
         if self.encoding.lossless:
-            back = self.encoding.decode(Encoded(decoded_streams, encoded.side_bits), arr.shape, arr.dtype)
-            if back.tobytes() != np.ascontiguousarray(arr).tobytes():
-                raise VerificationError(f"{self.spec}: the decoded tensor differs from the input")
+            model.check_decoded(model.decode(self.encoding, Encoded(decoded_streams)), self.spec)
 
 
 def stream_from_bytes(payload: bytes, like: Stream) -> np.ndarray:
@@ -129,7 +128,8 @@ def stream_from_bytes(payload: bytes, like: Stream) -> np.ndarray:
 
 def estimate(x, estimator: "str | Pipeline | list" = DEFAULT_ESTIMATOR, *, verify: bool = False,
              allow_nonfinite: bool = False):
-    """Estimate K(x) in bits. ``x``: numpy array, torch tensor or sequence of numbers.
+    """Estimate K(x) in bits. ``x``: numpy array, torch tensor, sequence of numbers, or a
+    whole model as a ``kcomplexity.io.ModelStream``.
 
     >>> import numpy as np, kcomplexity
     >>> kcomplexity.estimate(np.zeros(1000, np.float32), "raw|zstd-3").ratio > 100
@@ -139,6 +139,6 @@ def estimate(x, estimator: "str | Pipeline | list" = DEFAULT_ESTIMATOR, *, verif
     InputError unless ``allow_nonfinite=True``.
     """
     if isinstance(estimator, (list, tuple)):
-        arr = as_array(x, allow_nonfinite=allow_nonfinite)
-        return [parse(e).estimate(arr, verify=verify, allow_nonfinite=True) for e in estimator]
+        model = ModelStream.of(x, allow_nonfinite=allow_nonfinite)
+        return [parse(e).estimate(model, verify=verify) for e in estimator]
     return parse(estimator).estimate(x, verify=verify, allow_nonfinite=allow_nonfinite)

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 
-from ..arrays import as_array, to_float
 from .. import errors
 from ..errors import InputError, KComplexityError
 from ..estimators import DEFAULT_ESTIMATOR, parse
-from ..io import CheckpointRef, Selection, discover
+from ..io import CheckpointRef, ModelStream, Selection, discover, model_order
 from ..io.readers import Checkpoint, MemoryCheckpoint, open_cached
 from .cache import Cache, content_hash, lookup, resolve_cache_path, result_key
 from .delta import PREFIX, delta_spec, xor_delta
@@ -66,13 +65,9 @@ def _read(source, names) -> list[np.ndarray]:
     return [checkpoint.read(n) for n in names]
 
 
-def join(arrays: list[np.ndarray], concat: bool) -> np.ndarray:
-    """One tensor as is; for ``per="model"`` the flattened tensors end to end (float32 if dtypes differ)."""
-    if not concat:
-        return arrays[0]
-    if len({a.dtype for a in arrays}) > 1:
-        arrays = [to_float(a).astype(np.float32, copy=False) for a in arrays]
-    return np.concatenate([a.reshape(-1) for a in arrays])
+def model_stream(names, arrays: list[np.ndarray], allow_nonfinite: bool) -> ModelStream:
+    """The task's tensors as one ``ModelStream`` (one tensor, or a whole model joined in task order)."""
+    return ModelStream(dict(zip(names, arrays)), allow_nonfinite=allow_nonfinite)
 
 
 def _key(task: Task, arrays: list[np.ndarray], previous: list[np.ndarray] | None) -> str:
@@ -92,9 +87,10 @@ def run_task(task: Task) -> tuple[str | None, dict]:
     """Read, hash, consult the cache, estimate. Returns ``(cache key, Estimate as dict)``."""
     try:
         arrays, previous = _inputs(task)
-        x = as_array(join(arrays, task.concat), allow_nonfinite=task.allow_nonfinite)
+        x = model_stream(task.names, arrays, task.allow_nonfinite)
         if previous is not None:
-            x = xor_delta(x, join(previous, task.concat))
+            old = model_stream(task.names, previous, True).tensors
+            x = model_stream(task.names, [xor_delta(a, b) for a, b in zip(x.tensors, old)], True)
         key = _key(task, arrays, previous)
         cached = lookup(task.cache_path, key)
         if cached is not None:
@@ -119,15 +115,18 @@ def _ship(ref: CheckpointRef, checkpoint: Checkpoint, names: tuple):
     return MemoryCheckpoint({n: checkpoint.read(n) for n in names}, checkpoint.label)
 
 
-def _groups(names: list[str], per: str) -> list[tuple[str, tuple]]:
+def _groups(names: list[str], per: str, info: dict, carries_order: bool) -> list[tuple[str, tuple]]:
+    """Tensor rows in natural order; the model row joins them in the source's own order."""
     if per == "tensor":
         return [(n, (n,)) for n in names]
-    return [(MODEL_TENSOR, tuple(names))] if names else []
+    chosen = set(names)
+    in_source = [n for n in info if n in chosen]
+    return [(MODEL_TENSOR, tuple(model_order(in_source, carries_order)))] if names else []
 
 
 def _delta_skip(prev, label: str, group: tuple, info: dict) -> str | None:
     prev_ref, prev_info, prev_names = prev
-    if label == MODEL_TENSOR and tuple(prev_names) != group:
+    if label == MODEL_TENSOR and set(prev_names) != set(group):
         return f"the selected tensors differ from those of {prev_ref.name}"
     missing = [n for n in group if n not in prev_info]
     if missing:
@@ -155,7 +154,7 @@ def plan(refs: list[CheckpointRef], specs: list[str], deltas: list[str], selecti
         info = checkpoint.info()
         names = selection.names(info)
         prev = previous.get(ref.series)
-        for label, group in _groups(names, per):
+        for label, group in _groups(names, per, info, checkpoint.carries_order):
             shape, n = _shape(info, group, per == "model")
             source = _ship(ref, checkpoint, group)
             base = Task(source, group, "", per == "model", cache_path=cache_path, allow_nonfinite=allow_nonfinite)
@@ -256,7 +255,8 @@ def analyse(source, estimators=None, per: str = "tensor", workers: int = 1, exec
     ``metrics.json``), a directory of series directories, a glob, a list of paths,
     or in memory an ``nn.Module``, a state dict, a dict name -> array, or a list of
     those (step = list index). ``per="model"`` measures each checkpoint's selected
-    tensors joined end to end in natural name order (tensor ``"<model>"``).
+    tensors as one stream (tensor ``"<model>"``; order, padding and dtype rule in
+    ``kcomplexity.io.model_stream``).
     ``delta=True`` adds ``delta:<spec>`` rows bounding K(w_t | w_{t-1}) for every
     lossless estimator (see ``kcomplexity.analysis.delta``). ``cache``: True (default
     file ``.kcomplexity-cache/cache.sqlite``), False, or a path. ``executor``: a Dask

@@ -1,8 +1,9 @@
 """``compare``: a model's variants side by side, as ratios to a random reference and to a shuffle.
 
-Each variant is measured as a whole model: its tensors flattened and joined
-end to end in natural name order (``analyse``'s ``join``: float32 when dtypes
-differ; the order ``momos`` cuts its blocks in), the MoMos reference way, and that one stream goes through ``kcomplexity.estimate``. A variant drawn
+Each variant is measured as a whole model: its tensors joined as one
+``kcomplexity.io.ModelStream`` in the variant's own order (the order ``momos``
+cuts its blocks in; native dtypes, per-tensor padding), the MoMos reference way,
+and that one stream goes through ``kcomplexity.estimate``. A variant drawn
 at random (the generated ``random_init`` reference, every shuffle control) is
 drawn once per seed and reported as mean and standard deviation (ddof=1) over
 the seeds.
@@ -14,10 +15,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import InputError
-from ..io.selection import natural_key
+from ..io import ModelStream
 from ..estimators import estimate, parse
 from ..variants import as_weights, random_init, shuffle
-from ._analyse import join
 
 DEFAULT_ESTIMATORS = ("raw|lzma-9", "motif-4")
 COLUMNS = ["variant", "estimator", "n_params", "n_seeds", "bits", "bits_std", "bits_per_param",
@@ -27,8 +27,7 @@ COLUMNS = ["variant", "estimator", "n_params", "n_seeds", "bits", "bits_std", "b
 
 def measure(weights: Mapping, estimators) -> np.ndarray:
     """Bits of the joined model under each estimator (NaN where skipped)."""
-    joined = join([weights[n] for n in sorted(weights, key=natural_key)], concat=True)
-    return np.array([e.bits for e in estimate(joined, list(estimators))], dtype=np.float64)
+    return np.array([e.bits for e in estimate(ModelStream(weights), list(estimators))], dtype=np.float64)
 
 
 def _spread(values: np.ndarray) -> np.ndarray:

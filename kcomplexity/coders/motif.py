@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..encodings import Stream
+from ..encodings import Stream, cut_blocks, uncut_blocks
 from ..errors import InputError, SpecError
 from .base import Coded, Coder
 from .compressors import Lzma
@@ -79,10 +79,12 @@ def index_from_frame(frame: bytes, n_distinct: int) -> np.ndarray:
 
 @dataclass
 class Mosaic:
-    """A stream as ``dictionary[indices]`` (blocks, S values each) minus ``padding`` tail values."""
+    """A stream as ``dictionary[indices]`` (blocks, S values each) minus the zero padding
+    (``padding`` values in all) at the end of each of its ``segments`` (``cut_blocks``)."""
     dictionary: np.ndarray
     indices: np.ndarray
     padding: int
+    segments: tuple[int, ...] | None = None
 
 
 class Motif(Coder):
@@ -109,27 +111,25 @@ class Motif(Coder):
                 pass
         raise SpecError("write the motif coder as 'motif-S' with an integer block size, e.g. 'motif-4'")
 
-    def split(self, values: np.ndarray) -> Mosaic:
-        """The stream's values as distinct blocks and one index per block."""
-        flat = np.ascontiguousarray(values.reshape(-1))
-        padding = (-flat.size) % self.size
-        padded = np.concatenate([flat, np.zeros(padding, flat.dtype)]).reshape(-1, self.size)
+    def split(self, values: np.ndarray, segments: tuple[int, ...] | None = None) -> Mosaic:
+        """The stream's values as distinct blocks and one index per block; each of
+        ``segments`` (a stream's tensors) is padded on its own."""
+        padded, padding = cut_blocks(np.ascontiguousarray(values.reshape(-1)), self.size, segments)
         keys = np.ascontiguousarray(padded).view(np.dtype((np.void, padded.dtype.itemsize * self.size)))
         _, first, inverse = np.unique(keys.reshape(-1), return_index=True, return_inverse=True)
-        return Mosaic(padded[first], inverse.reshape(-1), padding)
+        return Mosaic(padded[first], inverse.reshape(-1), padding, segments)
 
     @staticmethod
     def join(mosaic: Mosaic) -> np.ndarray:
         """Invert ``split``: the original flat values."""
-        flat = mosaic.dictionary[mosaic.indices].reshape(-1)
-        return flat[:flat.size - mosaic.padding]
+        return uncut_blocks(mosaic.dictionary[mosaic.indices], mosaic.segments, mosaic.padding)
 
     def code(self, stream: Stream) -> Coded:
         values = stream.data.reshape(-1)
         width = 8 * values.dtype.itemsize if stream.nsymbols is None else max(1, math.ceil(math.log2(stream.nsymbols)))
         if values.size == 0:
             raise InputError("the motif coder got an empty stream")
-        mosaic = self.split(values)
+        mosaic = self.split(values, stream.segments)
         counts = np.bincount(mosaic.indices)
         dictionary_bits = 1 + mosaic.dictionary.size * width
         if 2 * len(counts) <= len(mosaic.indices):

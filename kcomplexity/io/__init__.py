@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .model_stream import ModelStream, model_order
 from .readers import FILE_SUFFIXES, Checkpoint, open_cached, open_path, open_source, torch_load
 from .selection import Selection, natural_key
 from .series import CheckpointRef, discover, read_metrics, steps_from_name
@@ -56,6 +57,6 @@ def load(source, include=None, exclude=None, min_ndim: int = 0, buffers: bool = 
     return Weights(checkpoint, selection.names(checkpoint.info()))
 
 
-__all__ = ["Checkpoint", "CheckpointRef", "FILE_SUFFIXES", "Selection", "Weights", "discover", "load",
+__all__ = ["Checkpoint", "CheckpointRef", "FILE_SUFFIXES", "ModelStream", "model_order", "Selection", "Weights", "discover", "load",
            "natural_key", "open_cached", "open_path", "open_source", "read_metrics", "steps_from_name",
            "torch_load"]

@@ -43,8 +43,10 @@ def to_numpy(x) -> np.ndarray:
 
 
 class Checkpoint:
-    """Base class: a named collection of tensors read one at a time."""
+    """Base class: a named collection of tensors read one at a time. ``info()`` lists them in
+    the source's own order; ``carries_order`` is False where that order means nothing."""
     metadata: dict
+    carries_order = True
 
     def __init__(self, label: str):
         self.label, self.metadata = label, {}
@@ -92,6 +94,7 @@ def _torch_or_numpy_dtype(v) -> str:
 
 class SafetensorsCheckpoint(Checkpoint):
     """One or several ``.safetensors`` files (HF shards); tensors read lazily with ``safe_open``."""
+    carries_order = False  # the header is a name-keyed table
 
     def __init__(self, files: list[Path], label: str):
         super().__init__(label)

@@ -1,11 +1,16 @@
-"""``momos``: the Mosaic-of-Motifs projection (arXiv 2602.14896).
+"""``momos``: the Mosaic-of-Motifs projection (arXiv 2602.14896), as the reference code does it.
 
-The selected tensors are flattened in natural name order (the order in which
-``analyse(per="model")`` joins them, so its blocks line up with the motifs),
-concatenated, zero-padded once at the end to a multiple of ``s`` and cut into blocks of ``s`` values.
-k motifs are blocks drawn uniformly without replacement (motif 0 is the zero
-block with ``force_zero``), and every block is replaced by its nearest motif in
-squared Euclidean distance. The padding is dropped from the returned weights.
+The selected tensors are taken in the source's own order (``named_parameters``
+for a module, insertion order for a mapping) and cut into blocks of ``s`` values
+through ``kcomplexity.io.ModelStream``, the cut ``motif-S`` and
+``analyse(per="model")`` use: each tensor zero-padded to a multiple of ``s`` on
+its own (``pad="tensor"``, the reference), or the joined model padded once
+(``pad="model"``). k = int(capacity x total blocks), clamped to [1, total], motifs
+counting the zero motif; they are blocks drawn uniformly without replacement (motif
+0 is the zero block with ``force_zero``), and every block is replaced by its nearest
+motif in squared Euclidean distance. The padding is dropped from the returned weights.
+We draw with numpy's RNG, where the reference uses torch ``randperm``: the same
+seed picks other motifs.
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from ..io.selection import natural_key
+from ..io import ModelStream
 from ._weights import as_weights, check_float, float_view, like
 
 DEFAULT_CHUNK_BYTES = 256 << 20
@@ -94,20 +99,14 @@ def _brute_argmin(blocks: np.ndarray, motifs: np.ndarray, chunk_bytes: int) -> n
     return out
 
 
-def _blocks(values: list[np.ndarray], s: int) -> tuple[np.ndarray, int]:
-    flat = np.concatenate([float_view(v).reshape(-1) for v in values])
-    padding = (-flat.size) % s
-    return np.concatenate([flat, np.zeros(padding)]).reshape(-1, s), padding
-
-
 def momos(weights, s: int = 4, capacity: float = 0.01, k: int | None = None, force_zero: bool = True,
-          seed: int = 0, per_tensor: bool = False, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+          seed: int = 0, per_tensor: bool = False, pad: str = "tensor", chunk_bytes: int = DEFAULT_CHUNK_BYTES,
           method: str = "auto") -> MomosResult:
     """Project ``weights`` onto a mosaic of k motifs of size ``s`` (see module doc).
 
-    ``per_tensor=True``: each tensor is padded and projected on its own motif set
-    (k or capacity per tensor); ``motifs`` then stacks the sets and ``mosaic``
-    indexes into the stack. Deterministic for a given ``seed``.
+    ``pad``: "tensor" (default) or "model". ``per_tensor=True``: each tensor is
+    projected on its own motif set (k or capacity per tensor); ``motifs`` then stacks
+    the sets and ``mosaic`` indexes into the stack. Deterministic for a given ``seed``.
     """
     if not isinstance(s, (int, np.integer)) or s < 1:
         raise InputError(f"block size s must be a positive integer, got {s!r}")
@@ -116,30 +115,23 @@ def momos(weights, s: int = 4, capacity: float = 0.01, k: int | None = None, for
         check_float(name, x, "momos")
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
-    names = sorted(original, key=natural_key)
-    groups = [[n] for n in names] if per_tensor else [names]
+    groups = [[n] for n in original] if per_tensor else [list(original)]
     out, motif_sets, mosaics, offset, padding = {}, [], [], 0, 0
     for names in groups:
-        blocks, pad = _blocks([original[n] for n in names], s)
+        model = ModelStream({n: original[n] for n in names}, pad=pad, allow_nonfinite=True)
+        blocks, pad_values = model.blocks(s)
         motifs = draw_motifs(blocks, n_motifs(capacity, len(blocks), k), force_zero, rng)
         mosaic = nearest_motif(blocks, motifs, method, chunk_bytes)
-        _unblock(out, original, names, motifs[mosaic])
+        for n, flat in model.unblock(motifs[mosaic], pad_values).items():
+            out[n] = like(flat, original[n])
         motif_sets.append(motifs)
         mosaics.append(mosaic + offset)
         offset += len(motifs)
-        padding += pad
+        padding += pad_values
     motifs, mosaic = np.concatenate(motif_sets), np.concatenate(mosaics)
     stats = _stats(original, out, motifs, mosaic, padding)
     stats["seconds"] = time.perf_counter() - start
     return MomosResult(out, motifs, mosaic, stats)
-
-
-def _unblock(out: dict, original: dict, names: list[str], projected: np.ndarray) -> None:
-    flat, offset = projected.reshape(-1), 0
-    for n in names:
-        size = original[n].size
-        out[n] = like(flat[offset:offset + size], original[n])
-        offset += size
 
 
 def _stats(original: dict, projected: dict, motifs: np.ndarray, mosaic: np.ndarray, padding: int) -> dict:
