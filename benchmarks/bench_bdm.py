@@ -3,10 +3,13 @@
 Prints, per input: pybdm seconds (one call; it is slow), ours (median of 5), the ratio
 pybdm / ours (target >= 50) and both values. Then ours alone on 10^8 binary symbols with
 its peak extra memory (tracemalloc, a separate call), and bitplanes8|bdm2d (QuBD) over
-random tensors shaped like ResNet-18's 11.7M parameters (target < 10 s).
-Run: .venv/bin/python benchmarks/bench_bdm.py
+random tensors shaped like ResNet-18's 11.7M parameters (target < 10 s). Then the
+perturbation experiment (every cell of a binary matrix flipped) against pybdm's
+``PerturbationExperiment(BDM(2), X).run()`` (target >= 100x).
+Run: .venv/bin/python benchmarks/bench_bdm.py [bdm] [large] [qubd] [perturbation] (default: all)
 """
 import statistics
+import sys
 import time
 import tracemalloc
 import warnings
@@ -77,13 +80,26 @@ def qubd(rng):
           f"{len(estimates) - len(scored)} skipped (1-D): {seconds:.2f} s (target < 10 s), BDM {total:.0f} bits")
 
 
+def perturbation_vs_pybdm(rng):
+    from pybdm import BDM, PerturbationExperiment
+    for n in (64, 256):
+        x = rng.integers(0, 2, (n, n))
+        experiment = PerturbationExperiment(BDM(ndim=2), x.copy())  # counts the blocks once, outside the timing
+        t_ref, v_ref = timed(experiment.run)
+        t_ours, v_ours = timed(lambda: kc.perturbation(x, ndim=2), repeats=5)
+        print(f"{'perturbation ' + f'{n}x{n}':22s} pybdm {t_ref:7.3f} s  ours {t_ours:7.4f} s  "
+              f"ratio {t_ref / t_ours:7.1f}x (target >= 100x)  max |diff| {np.abs(v_ref - v_ours.ravel()).max():.1e}")
+
+
+SECTIONS = {"bdm": compare_with_pybdm, "large": large_binary, "qubd": qubd, "perturbation": perturbation_vs_pybdm}
+
+
 def main():
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(0)
     print("timings on a shared 2-core machine are noisy")
-    compare_with_pybdm(rng)
-    large_binary(rng)
-    qubd(rng)
+    for name in sys.argv[1:] or SECTIONS:
+        SECTIONS[name](rng)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from .estimators import DEFAULT_ESTIMATOR, Estimate, Pipeline, estimate, parse
 from .registry import available, register
 from .io import load
 from .coders.bdm import bdm, block_entropy
+from .coders.bdm_extras import bdm_conditional, perturbation
 from .analysis import analyse, analyze
 from .analysis import compare
 from . import variants
@@ -16,7 +17,7 @@ from . import variants
 
 __all__ = ["DEFAULT_ESTIMATOR", "Estimate", "KComplexityError", "Pipeline", "available",
            "estimate", "parse", "register", "__version__", "load", "analyse", "analyze", "compare", "variants",
-           "bdm", "block_entropy", "demo", "train"]
+           "bdm", "block_entropy", "bdm_conditional", "perturbation", "demo", "train"]
 
 
 def __getattr__(name: str):

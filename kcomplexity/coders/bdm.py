@@ -35,7 +35,7 @@ from ..arrays import as_array
 from ..encodings import Stream
 from ..errors import InputError, SpecError, TooSmall
 from .base import Coded, Coder
-from .ctm import TABLES, load_table
+from .ctm import TABLES, load_table, no_table_message
 from .entropy import entropy_bits
 
 PARTITIONS = ("ignore", "recursive", "correlated")
@@ -188,8 +188,7 @@ def block_counts(x, ndim: int = 1, nsymbols: int = 2, block: int | None = None,
 
 def _check(x, ndim, nsymbols, block, partition, shift) -> tuple[np.ndarray, int]:
     if (ndim, nsymbols) not in TABLES:
-        valid = ", ".join(f"(ndim={d}, nsymbols={k})" for d, k in TABLES)
-        raise SpecError(f"no CTM table for ndim={ndim}, nsymbols={nsymbols}: use one of {valid}")
+        raise SpecError(no_table_message(ndim, nsymbols))
     if partition not in PARTITIONS:
         raise SpecError(f"unknown partition {partition!r}: use one of {', '.join(PARTITIONS)}")
     if not isinstance(shift, (int, np.integer)) or shift < 1:
@@ -312,11 +311,9 @@ class BDM(Coder):
         return cls(*options)
 
     def _symbols(self, stream: Stream) -> np.ndarray:
-        valid = sorted(k for d, k in TABLES if d == 1)
-        if stream.nsymbols not in valid:
-            raise SpecError(f"'bdm' needs a stream of {', '.join(map(str, valid))} symbols, got "
-                            f"{stream.nsymbols or 'raw values'} ({stream.name!r}): use 'sign|bdm' (2 symbols), "
-                            "'q1|bdm' (2) or 'q2|bdm' (4); qB gives 2^B symbols")
+        if (1, stream.nsymbols) not in TABLES:
+            raise SpecError(f"'bdm' cannot score stream {stream.name!r} (qB gives 2^B symbols): "
+                            + no_table_message(1, stream.nsymbols))
         return stream.data.reshape(-1)
 
     def code(self, stream: Stream) -> Coded:

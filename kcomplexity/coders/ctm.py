@@ -37,6 +37,16 @@ _ALLOWED_GLOBALS = {("builtins", "dict"): dict, ("collections", "OrderedDict"): 
                     ("collections", "defaultdict"): collections.defaultdict}
 
 
+def no_table_message(ndim: int, nsymbols: int | None) -> str:
+    """Why there is no CTM table for (ndim, nsymbols), which alphabets exist, and what to use instead."""
+    alphabets = ", ".join(str(k) for d, k in TABLES if d == 1)
+    what = f"{ndim}-D blocks over {nsymbols} symbols" if nsymbols else "raw values (not symbols)"
+    return (f"no CTM table for {what}: CTM tables exist for 1-D strings over {alphabets} symbols and for "
+            "2-D binary squares only. Recode the data to one of these alphabets: 'bitplanesB|bdm2d' scores "
+            "the B bit-planes of B-bit codes as binary matrices (QuBD), 'q2|bdm' quantises to 4 symbols, "
+            "'sign|bdm' keeps the signs")
+
+
 @dataclass
 class ShapeTable:
     """CTM values of the canonical blocks of one shape, sorted by packed code."""
@@ -212,8 +222,7 @@ def _load(path: Path, ndim: int, nsymbols: int) -> dict[int, ShapeTable] | None:
 def load_table(ndim: int, nsymbols: int) -> CTMTable:
     """The CTM table for ``ndim``-D blocks over ``nsymbols`` symbols (disk-cached, then memory-cached)."""
     if (ndim, nsymbols) not in TABLES:
-        valid = ", ".join(f"ndim={d} nsymbols={k}" for d, k in TABLES)
-        raise CTMError(f"no CTM table for ndim={ndim}, nsymbols={nsymbols}; tables exist for: {valid}")
+        raise CTMError(no_table_message(ndim, nsymbols))
     stem = TABLES[(ndim, nsymbols)][0]
     source = pybdm_table_path(stem)
     cached = _cache_path(stem, source)
