@@ -169,3 +169,22 @@ def pareto(df, estimator=None, x: str = "bits", y: str = "accuracy"):
     ax.set(xlabel=f"{x.replace('_', ' ')} ({estimator})", ylabel=y, title="accuracy vs complexity")
     ax.legend(fontsize="small")
     return fig
+
+
+def perturbation_heatmap(values, title: str | None = None, cmap: str = "RdBu_r"):
+    """Heatmap of a perturbation map (``kcomplexity.perturbation_map``): the BDM change in bits
+    when each bit flips, on a diverging scale centred at 0 (red: flipping adds complexity)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[None, :]
+    if values.ndim != 2 or values.size == 0:
+        raise InputError(f"perturbation_heatmap draws a 2-D map, got shape {values.shape}: "
+                         "pass kcomplexity.perturbation_map(tensor, 'bitplanes8|bdm2d')")
+    fig, (ax,) = _figure(width=6.0, height=5.0)
+    limit = float(np.abs(values).max()) or 1.0
+    image = ax.imshow(values, cmap=cmap, vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="BDM change when the bit flips (bits)")
+    ax.set_xlabel("column")
+    ax.set_ylabel("row")
+    ax.set_title(title or "perturbation map")
+    return fig

@@ -161,3 +161,51 @@ def test_missing_alphabet_names_the_tables_and_the_fix(call):
 def test_load_table_names_the_alphabets():
     with pytest.raises(CTMError, match="over 10 symbols.*2, 4, 5, 6, 9 symbols.*bitplanes"):
         load_table(1, 10)
+
+
+# ---------------------------------------------------------------- per-weight maps and their heatmap
+def test_perturbation_map_is_the_perturbation_of_the_chosen_bit_plane(rng):
+    w = rng.standard_normal((40, 3, 2, 2)).astype(np.float32)
+    codes = kc.encodings.Quantize(8).codes(w.reshape(40, -1))
+    msb = ((codes >> 7) & 1).astype(np.uint8)
+    values = kc.perturbation_map(w)                  # bitplanes8|bdm2d, most significant plane
+    assert values.shape == (40, 12)
+    np.testing.assert_array_equal(values, kc.perturbation(msb, ndim=2))
+    for r, c in [(0, 0), (17, 5), (39, 11)]:        # each value: BDM with that bit flipped - BDM
+        flipped = msb.copy()
+        flipped[r, c] ^= 1
+        assert values[r, c] == pytest.approx(kc.bdm(flipped, 2) - kc.bdm(msb, 2), abs=TOL)
+    lsb = kc.perturbation_map(w, "bitplanes4|bdm2d", plane=0)
+    np.testing.assert_array_equal(lsb, kc.perturbation((kc.encodings.Quantize(4).codes(w.reshape(40, -1)) & 1)
+                                                       .astype(np.uint8), ndim=2))
+
+
+def test_perturbation_map_of_a_1d_coder_has_the_tensor_shape(rng):
+    w = rng.standard_normal((30, 20))
+    values = kc.perturbation_map(w, "sign|bdm")
+    assert values.shape == w.shape
+    np.testing.assert_array_equal(values.reshape(-1), kc.perturbation((w > 0).reshape(-1).astype(np.uint8)))
+
+
+@pytest.mark.parametrize("spec,plane,match", [("raw|zstd-3", None, "BDM estimator"),
+                                              ("bitplanes8|bdm2d", 8, "planes 0..7"),
+                                              ("bitplanes8-tiled|bdm2d", None, "one bit per weight"),
+                                              ("q3|bdm", None, "over 8 symbols")])
+def test_perturbation_map_rejects_what_it_cannot_map(rng, spec, plane, match):
+    with pytest.raises(SpecError, match=match):
+        kc.perturbation_map(rng.standard_normal((16, 16)), spec, plane=plane)
+
+
+def test_perturbation_heatmap_draws_the_map_on_a_symmetric_scale(rng):
+    from kcomplexity import plot
+
+    values = kc.perturbation_map(rng.standard_normal((32, 24)))
+    fig = plot.perturbation_heatmap(values, title="MSB")
+    ax = fig.axes[0]
+    image = ax.get_images()[0]
+    np.testing.assert_array_equal(image.get_array(), values)
+    limit = np.abs(values).max()
+    assert image.get_clim() == (-limit, limit) and ax.get_title() == "MSB"
+    assert "bits" in fig.axes[1].get_ylabel()
+    with pytest.raises(InputError, match="2-D map"):
+        plot.perturbation_heatmap(np.zeros((2, 2, 2)))
