@@ -34,6 +34,7 @@ def _from_torch(t) -> np.ndarray:
     import torch  # only reached when a torch tensor is given
 
     t = t.detach()
+    check_dense(t)
     if t.device.type != "cpu":
         t = t.cpu()
     if t.is_complex():
@@ -43,6 +44,18 @@ def _from_torch(t) -> np.ndarray:
     if t.dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
         raise InputError(f"{t.dtype} tensors are not supported: cast to float16 or float32 first")
     return t.contiguous().numpy()
+
+
+def check_dense(t) -> None:
+    """Refuse torch tensors that hold no plain dense array of numbers."""
+    import torch
+
+    kind = ("a nested" if t.is_nested else "a meta-device (no data)" if t.is_meta else
+            f"a sparse ({str(t.layout).replace('torch.', '')})" if t.layout != torch.strided else
+            "a quantized" if t.is_quantized else None)
+    if kind:
+        raise InputError(f"{kind} tensor ({t.dtype}) given: only dense tensors with data can be measured; "
+                         "convert it first (.to_dense(), .dequantize(), .unbind() or load it on cpu)")
 
 
 def as_array(x, *, allow_nonfinite: bool = False) -> np.ndarray:
@@ -61,6 +74,9 @@ def as_array(x, *, allow_nonfinite: bool = False) -> np.ndarray:
                              "pass a numpy array, torch tensor or a rectangular list of numbers") from exc
     if arr.dtype.kind in "OUSVMm" and arr.dtype != BFLOAT16:
         raise InputError(f"non-numeric dtype {arr.dtype} given: pass numbers (float, int or bool)")
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
+        raise InputError(f"{arr.dtype} (extended precision) values given: no estimator reads them; "
+                         "cast to float64 first")
     if arr.dtype.kind == "c":
         raise InputError(f"complex dtype {arr.dtype} given: measure .real and .imag separately")
     if arr.size == 0:
@@ -79,7 +95,7 @@ def _check_finite(arr: np.ndarray) -> None:
     bad = arr.size - int(np.isfinite(values).sum())
     if bad:
         raise InputError(f"{bad} of {arr.size} values are NaN or Inf: fix the weights, "
-                         "or pass allow_nonfinite=True to measure them as they are")
+                         "or pass allow_nonfinite=True (command line: --allow-nonfinite) to measure them as they are")
 
 
 def to_float(arr: np.ndarray) -> np.ndarray:

@@ -31,3 +31,7 @@ class VerificationError(KComplexityError):
 
 class TooSmall(KComplexityError):
     """A coder cannot measure a tensor this small; the estimate is reported as skipped."""
+
+
+class SkippedTensorsWarning(UserWarning):
+    """Some tensors of a source were not read (e.g. tensors inside lists of a ``.pt``)."""

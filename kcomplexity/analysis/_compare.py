@@ -53,9 +53,11 @@ def compare(variants: Mapping, estimators=DEFAULT_ESTIMATORS, reference: str = "
     if not isinstance(variants, Mapping) or not variants:
         raise InputError("compare needs a non-empty dict name -> model or weights")
     seeds = list(seeds)
-    if not seeds:
-        raise InputError("seeds must name at least one seed, e.g. seeds=(0, 1, 2)")
+    if not seeds or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 <= s < 2**32 for s in seeds):
+        raise InputError(f"seeds must be a non-empty list of integers in [0, 2**32), e.g. (0, 1, 2); got {seeds!r}")
     estimators = [parse(e).spec for e in ([estimators] if isinstance(estimators, str) else estimators)]
+    if not estimators:
+        raise InputError("estimators is empty: pass at least one spec such as 'raw|lzma-9'")
     draws = {name: [as_weights(v)] for name, v in variants.items()}
     if reference not in draws:
         if reference != "random_init":

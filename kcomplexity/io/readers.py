@@ -15,15 +15,18 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from ..arrays import as_array, dtype_name
-from ..errors import SourceError, UnsafePickleError
+from ..arrays import as_array, check_dense, dtype_name
+from ..errors import InputError, SkippedTensorsWarning, SourceError, UnsafePickleError
+from .torch_zip import check_torch_zip
 
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 FILE_SUFFIXES = (".safetensors", ".npz", ".npy") + TORCH_SUFFIXES
@@ -32,7 +35,9 @@ HF_SINGLE = ("model.safetensors", "pytorch_model.bin")
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
 SAFETENSORS_DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64",
                       "I8": "int8", "I16": "int16", "I32": "int32", "I64": "int64", "U8": "uint8",
-                      "BOOL": "bool", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2"}
+                      "U16": "uint16", "U32": "uint32", "U64": "uint64", "BOOL": "bool", "C64": "complex64",
+                      "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "F8_E8M0": "float8_e8m0fnu"}
+NUMPY_READABLE = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"}
 
 
 def to_numpy(x) -> np.ndarray:
@@ -69,6 +74,8 @@ class MemoryCheckpoint(Checkpoint):
         super().__init__(label)
         self.tensors = dict(tensors)
         self.metadata = dict(metadata or {})
+        for name, value in self.tensors.items():
+            _check_tensor(label, name, value)
 
     @classmethod
     def from_module(cls, module, buffers: bool = False, label: str = "<module>") -> "MemoryCheckpoint":
@@ -84,6 +91,20 @@ class MemoryCheckpoint(Checkpoint):
         if name not in self.tensors:
             raise self._missing(name)
         return to_numpy(self.tensors[name])
+
+
+def _check_tensor(label: str, name: str, value) -> None:
+    """A dense tensor with data whose elements fit its storage, or SourceError naming it."""
+    if type(value).__module__.split(".")[0] != "torch":
+        return
+    try:
+        check_dense(value)
+    except InputError as exc:
+        raise SourceError(f"{label}: tensor {name!r}: {exc}") from None
+    if value.numel() * value.element_size() > value.untyped_storage().nbytes():
+        raise SourceError(f"{label}: tensor {name!r} of shape {list(value.shape)} repeats elements of a smaller "
+                          f"storage ({value.untyped_storage().nbytes()} bytes; stride {list(value.stride())}); "
+                          "refused: re-save it with .contiguous()")
 
 
 def _torch_or_numpy_dtype(v) -> str:
@@ -105,7 +126,8 @@ class SafetensorsCheckpoint(Checkpoint):
                 for name in handle.keys():
                     sl = handle.get_slice(name)
                     self._where[name] = f
-                    self._info[name] = (SAFETENSORS_DTYPES.get(sl.get_dtype(), sl.get_dtype()), tuple(sl.get_shape()))
+                    dtype = sl.get_dtype()
+                    self._info[name] = (SAFETENSORS_DTYPES.get(dtype, dtype.lower()), tuple(sl.get_shape()))
 
     def info(self):
         return dict(self._info)
@@ -113,9 +135,13 @@ class SafetensorsCheckpoint(Checkpoint):
     def read(self, name):
         if name not in self._where:
             raise self._missing(name)
-        framework = "pt" if self._info[name][0] == "bfloat16" else "np"  # numpy has no bfloat16
+        framework = "np" if self._info[name][0] in NUMPY_READABLE else "pt"  # e.g. bfloat16, float8
         with _safe_open(self._where[name], framework) as handle:
-            return to_numpy(handle.get_tensor(name))
+            tensor = handle.get_tensor(name)
+        try:
+            return to_numpy(tensor)
+        except InputError as exc:
+            raise SourceError(f"{exc}; or leave tensor {name!r} out (exclude=...)") from None
 
 
 def _safe_open(path: str, framework: str = "np"):
@@ -152,17 +178,29 @@ class NpzCheckpoint(Checkpoint):
     def read(self, name):
         if name not in self._info:
             raise self._missing(name)
-        if self.path.endswith(".npy"):
-            return np.load(self.path)
-        with np.load(self.path, allow_pickle=False) as z:
-            return z[name]
+        if self._info[name][0] == "object":
+            raise SourceError(f"array {name!r} holds Python objects, which are never unpickled; "
+                              "leave it out (exclude=...) or save numbers")
+        try:
+            if self.path.endswith(".npy"):
+                return np.load(self.path, allow_pickle=False)
+            with np.load(self.path, allow_pickle=False) as z:
+                return z[name]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise SourceError(f"{self.path}: array {name!r} cannot be read ({exc}); re-save it") from None
 
 
 def _npy_header(z: zipfile.ZipFile, member: str) -> tuple[str, tuple]:
+    """``(dtype, shape)`` of one member, refusing a header that claims more data than the member holds."""
     with z.open(member) as f:
         major, _ = np.lib.format.read_magic(f)
         read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
         shape, _, dtype = read_header(f)
+        header_end = f.tell()
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if dtype.kind != "O" and header_end + claimed > z.getinfo(member).file_size:
+        raise SourceError(f"{z.filename}: member {member} claims shape {shape} ({claimed} bytes) but holds "
+                          f"{z.getinfo(member).file_size - header_end}; the file is corrupt or truncated: re-save it")
     return dtype_name(dtype), tuple(shape)
 
 
@@ -184,6 +222,7 @@ def torch_load(path) -> object:
     """``torch.load`` restricted to tensors and plain containers; never runs pickled code."""
     import torch
 
+    check_torch_zip(path)
     try:
         try:
             return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -211,18 +250,44 @@ def _split_checkpoint_dict(obj, label: str) -> tuple[dict, dict]:
         raise SourceError(f"{label}: holds a {type(obj).__name__}, not a dict of tensors; save a state_dict")
     for key in STATE_DICT_KEYS:
         if isinstance(obj.get(key), Mapping):
-            return _flatten(obj[key]), _scalars(obj)
-    return _flatten(obj), _scalars(obj)
+            return _flatten(obj[key], label=label), _scalars(obj)
+    return _flatten(obj, label=label), _scalars(obj)
 
 
-def _flatten(d: Mapping, prefix: str = "") -> dict:
-    out = {}
+def _flatten(d: Mapping, prefix: str = "", label: str = "<memory>") -> dict:
+    out, in_lists = _flatten_into({}, d, prefix)
+    if in_lists:
+        warnings.warn(f"{label}: {in_lists} tensor(s) inside lists or tuples were not read; only tensors in "
+                      "(nested) dicts are measured. Put them in a dict to measure them",
+                      SkippedTensorsWarning, stacklevel=4)
+    return out
+
+
+def _is_tensor(v) -> bool:
+    """An array or tensor; torch tensors by type (a nested tensor raises on ``.shape``)."""
+    if type(v).__module__.split(".")[0] == "torch":
+        return hasattr(type(v), "dtype")
+    return hasattr(v, "shape") and hasattr(v, "dtype")
+
+
+def _flatten_into(out: dict, d: Mapping, prefix: str) -> tuple[dict, int]:
+    """Tensors of nested dicts under ``.``-joined names; also counts tensors found inside lists/tuples."""
+    in_lists = 0
     for k, v in d.items():
         if isinstance(v, Mapping):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        elif hasattr(v, "shape") and hasattr(v, "dtype"):
+            in_lists += _flatten_into(out, v, f"{prefix}{k}.")[1]
+        elif _is_tensor(v):
             out[f"{prefix}{k}"] = v
-    return out
+        elif isinstance(v, (list, tuple)):
+            in_lists += _count_tensors(v)
+    return out, in_lists
+
+
+def _count_tensors(v) -> int:
+    if _is_tensor(v):
+        return 1
+    items = v.values() if isinstance(v, Mapping) else v if isinstance(v, (list, tuple)) else ()
+    return sum(_count_tensors(x) for x in items)
 
 
 def _scalars(d: Mapping) -> dict:
@@ -270,13 +335,32 @@ def _trainer_state(path: Path) -> dict:
     if not f.is_file():
         return {}
     try:
-        return _scalars(json.loads(f.read_text()))
-    except ValueError:
-        return {}
+        state = json.loads(f.read_text())
+    except (ValueError, OSError) as exc:
+        raise SourceError(f"{f}: not readable JSON ({exc}); fix or remove it") from None
+    if not isinstance(state, dict):
+        raise SourceError(f"{f}: holds a JSON {type(state).__name__}, expected an object such as "
+                          '{"global_step": 500}; fix or remove it')
+    return _scalars(state)
+
+
+@contextmanager
+def path_errors():
+    """OS errors on a user's path (too long, no permission, ...) as SourceError."""
+    try:
+        yield
+    except OSError as exc:
+        name = str(exc.filename)[:80] + ("..." if len(str(exc.filename)) > 80 else "")
+        raise SourceError(f"{name}: cannot access this path ({exc.strerror or exc}); check it") from None
 
 
 def open_path(path) -> Checkpoint:
     """Open one checkpoint file or model directory (uncached)."""
+    with path_errors():
+        return _open_path(path)
+
+
+def _open_path(path) -> Checkpoint:
     p = Path(path)
     if not p.exists():
         raise SourceError(f"{p}: no such file or directory")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SourceError
-from .readers import FILE_SUFFIXES, Checkpoint, is_checkpoint_dir, open_cached, open_source
+from .readers import FILE_SUFFIXES, Checkpoint, is_checkpoint_dir, open_cached, open_source, path_errors
 from .selection import natural_key
 
 METRICS_FILE = "metrics.json"
@@ -36,6 +36,7 @@ STEP_PATTERNS = [re.compile(p, re.I) for p in (
     r"(?:global_)?step[=_-]?(\d+)", r"checkpoint[=_-](\d+)", r"ckpt[=_-]?(\d+)", r"iter(?:ation)?[=_-]?(\d+)")]
 EPOCH_PATTERN = re.compile(r"epoch[=_-]?(\d+)", re.I)
 METADATA_STEP_KEYS = ("global_step", "step")
+MAX_STEP = 2**63 - 1  # steps are stored as int64
 
 
 @dataclass
@@ -53,11 +54,24 @@ class CheckpointRef:
         return self.source
 
 
+def as_step(value, where: str) -> int:
+    """A training step: an integer (or integral float) in 0 .. 2**63-1, else SourceError naming ``where``."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_STEP:
+        raise SourceError(f"{where}: step {str(value)[:40]!r} is not an integer from 0 to 2**63-1; "
+                          "give whole, non-negative step numbers")
+    return value
+
+
 def steps_from_name(name: str) -> tuple[int | None, int | None]:
     """``(step, epoch)`` read from a checkpoint name; None where absent."""
-    step = next((int(m.group(1)) for p in STEP_PATTERNS if (m := p.search(name))), None)
+    def number(digits: str) -> int:
+        return as_step(int(digits) if len(digits) <= 19 else digits, name)
+
+    step = next((number(m.group(1)) for p in STEP_PATTERNS if (m := p.search(name))), None)
     m = EPOCH_PATTERN.search(name)
-    return step, (int(m.group(1)) if m else None)
+    return step, (number(m.group(1)) if m else None)
 
 
 def _is_path(x) -> bool:
@@ -83,15 +97,22 @@ def read_metrics(directory: Path) -> list[dict]:
         records = json.loads(f.read_text())["records"]
     except (ValueError, KeyError, TypeError) as exc:
         raise SourceError(f"{f}: expected {{\"records\": [{{\"step\": ..., ...}}]}} ({exc}); fix or remove it") from exc
-    return [r for r in records if isinstance(r, dict)]
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise SourceError(f"{f}: \"records\" must be a list of objects such as {{\"step\": 100, \"loss\": 0.3}}; "
+                          "fix or remove it")
+    for i, r in enumerate(records):
+        for key in ("step", "epoch"):
+            if key in r:
+                r[key] = as_step(r[key], f"{f}, record {i}, {key!r}")
+    return records
 
 
 def _resolve_step(ref: CheckpointRef, records: list[dict]) -> None:
     metadata = ref.open().metadata
-    step = next((int(metadata[k]) for k in METADATA_STEP_KEYS if k in metadata), None)
+    step = next((as_step(metadata[k], f"{ref.name} ({k})") for k in METADATA_STEP_KEYS if k in metadata), None)
     name_step, epoch = steps_from_name(ref.name)
     if epoch is None and "epoch" in metadata:
-        epoch = int(metadata["epoch"])
+        epoch = as_step(metadata["epoch"], f"{ref.name} (epoch)")
     step = step if step is not None else name_step
     if step is None and epoch is not None:
         match = [r for r in records if r.get("epoch") == epoch and "step" in r]
@@ -100,7 +121,7 @@ def _resolve_step(ref: CheckpointRef, records: list[dict]) -> None:
 
 
 def _attach_metrics(refs: list[CheckpointRef], records: list[dict]) -> None:
-    by_step = {int(r["step"]): r for r in records if "step" in r}
+    by_step = {r["step"]: r for r in records if "step" in r}
     for ref in refs:
         record = by_step.get(ref.step, {})
         ref.metrics = {k: v for k, v in record.items() if k != "step"}
@@ -112,7 +133,7 @@ def _series_from_paths(paths: list[Path], series: str | None, steps, records: li
         if len(steps) != len(refs):
             raise SourceError(f"steps= has {len(steps)} entries for {len(refs)} checkpoints")
         for ref, step in zip(refs, steps):
-            ref.step = int(step)
+            ref.step = as_step(step, f"steps= for {ref.name}")
     else:
         for ref in refs:
             _resolve_step(ref, records)
@@ -154,6 +175,13 @@ def _directory(path: Path, steps) -> list[CheckpointRef]:
 
 def discover(source, steps=None, buffers: bool = False) -> list[CheckpointRef]:
     """The checkpoints of ``source`` in (series, step) order; see the module docstring."""
+    with path_errors():
+        return _discover(source, steps, buffers)
+
+
+def _discover(source, steps, buffers: bool) -> list[CheckpointRef]:
+    if steps is not None and not isinstance(steps, (list, tuple, range)):
+        raise SourceError(f"steps= takes a list of integers, one per checkpoint, got {type(steps).__name__}")
     if isinstance(source, (list, tuple)):
         if not source:
             raise SourceError("an empty list of checkpoints was given")
@@ -161,8 +189,10 @@ def discover(source, steps=None, buffers: bool = False) -> list[CheckpointRef]:
             return _series_from_paths([Path(s) for s in source], None, steps, [])
         refs = [CheckpointRef(str(i), open_source(s, buffers), step=i) for i, s in enumerate(source)]
         if steps is not None:
-            for ref, step in zip(refs, steps, strict=True):
-                ref.step = int(step)
+            if len(steps) != len(refs):
+                raise SourceError(f"steps= has {len(steps)} entries for {len(refs)} checkpoints")
+            for ref, step in zip(refs, steps):
+                ref.step = as_step(step, f"steps= for checkpoint {ref.name}")
         return refs
     if _is_path(source):
         text = os.fspath(source)

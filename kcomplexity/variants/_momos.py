@@ -108,7 +108,7 @@ def momos(weights, s: int = 4, capacity: float = 0.01, k: int | None = None, for
     projected on its own motif set (k or capacity per tensor); ``motifs`` then stacks
     the sets and ``mosaic`` indexes into the stack. Deterministic for a given ``seed``.
     """
-    if not isinstance(s, (int, np.integer)) or s < 1:
+    if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
         raise InputError(f"block size s must be a positive integer, got {s!r}")
     original = as_weights(weights)
     for name, x in original.items():

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..arrays import as_array
 from ..errors import InputError
-from ._weights import as_weights, check_float, float_view
+from ._weights import as_weights, check_float, check_number, float_view
 
 SCOPES = ("global", "layer")
 
@@ -55,8 +55,7 @@ def prune_magnitude(weights, sparsity: float, scope: str = "global") -> dict[str
     zero count as pruned first, so the result has at least that many zeros.
     """
     _check_scope(scope)
-    if not 0.0 <= float(sparsity) <= 1.0:
-        raise InputError(f"sparsity is a fraction in [0, 1], got {sparsity!r}")
+    sparsity = check_number(sparsity, "sparsity (a fraction)", 0.0, 1.0)
     out = as_weights(weights)
     for name, x in out.items():
         check_float(name, x, "prune_magnitude")
@@ -100,6 +99,7 @@ def prune_pq(weights, p: float = 0.5, q: float = 1.0, eta: float = 0.0, gamma: f
     the result (after retraining) to iterate.
     """
     _check_scope(scope)
+    eta, gamma, beta = check_number(eta, "eta", 0.0), check_number(gamma, "gamma", 0.0), check_number(beta, "beta", 0, 1)
     out = as_weights(weights)
     for name, x in out.items():
         check_float(name, x, "prune_pq")

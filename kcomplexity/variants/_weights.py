@@ -54,3 +54,11 @@ def like(values: np.ndarray, original: np.ndarray) -> np.ndarray:
 def check_float(name: str, x: np.ndarray, what: str) -> None:
     if not is_float(x.dtype):
         raise InputError(f"{what} needs float tensors; {name!r} is {x.dtype}: leave it out of the mapping")
+
+
+def check_number(value, what: str, low: float, high: float = float("inf")) -> float:
+    """``value`` as a float in [low, high], or InputError (strings, None and bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not low <= value <= high:
+        raise InputError(f"{what} must be a number in [{low}, {high}], got {value!r}")
+    return float(value)
