@@ -46,6 +46,5 @@ def perturbation_map(tensor, spec: str = "bitplanes8|bdm2d", plane: int | None =
         raise SpecError(f"{pipeline.spec!r} does not score one bit per weight; use 'bitplanesB|bdm2d' "
                         "(not -tiled) or 'sign|bdm'")
     coder = pipeline.coder
-    symbols = stream.data if coder.ndim == 2 else stream.data.reshape(-1)
-    values = perturbation(symbols, coder.ndim, stream.nsymbols, metric, coder.partition)
+    values = perturbation(coder._symbols(stream), coder.ndim, stream.nsymbols, metric, coder.partition)
     return values if values.ndim == 2 else values.reshape(arr.shape)
