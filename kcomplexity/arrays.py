@@ -103,3 +103,13 @@ def to_float(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.float64:
         return arr
     return arr.astype(np.float32, copy=False)
+
+
+def histogram(values: np.ndarray, n: int, chunk: int = 1 << 20) -> np.ndarray:
+    """``np.bincount(values, minlength=n)`` (int64) for non-negative integers below ``n``,
+    a chunk at a time so that the intp copy bincount makes stays in cache."""
+    flat = values.reshape(-1)
+    out = np.zeros(n, np.int64)
+    for start in range(0, flat.size, chunk):
+        out += np.bincount(flat[start:start + chunk], minlength=n)
+    return out

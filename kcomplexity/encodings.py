@@ -6,11 +6,13 @@ Shape and dtype are treated as known to the decoder (they are the architecture).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 import numpy as np
 
-from .arrays import BFLOAT16, UINT_OF_SIZE, bit_patterns, dtype_name, is_float, to_float
+from .arrays import BFLOAT16, UINT_OF_SIZE, bit_patterns, dtype_name, histogram, is_float, to_float
 from .errors import InputError, SpecError
 from .specced import Specced
 
@@ -150,6 +152,104 @@ class Sign(Encoding):
         return Encoded([Stream("sign", (to_float(x.reshape(-1)) > 0).astype(np.uint8), 2)])
 
 
+CHUNK_VALUES = 1 << 16  # values quantised at once (float64 temporaries stay in cache)
+SAMPLE_SIZE = 1 << 14   # sample that brackets an order statistic of a large array
+
+
+@lru_cache(maxsize=None)
+def _pattern_values(dtype: np.dtype) -> np.ndarray | None:
+    patterns = np.arange(1 << (8 * dtype.itemsize), dtype=UINT_OF_SIZE[dtype.itemsize])
+    with np.errstate(invalid="ignore"):  # the NaN patterns
+        return to_float(patterns.view(dtype)).astype(np.float64)
+
+
+def pattern_values(dtype) -> np.ndarray | None:
+    """float64 value of every bit pattern of an 8- or 16-bit numeric dtype, indexed by
+    pattern (None for wider dtypes and bool)."""
+    dtype = np.dtype(dtype)
+    if dtype.itemsize > 2 or not (dtype.kind in "iuf" or dtype == BFLOAT16):
+        return None
+    return _pattern_values(dtype)
+
+
+def _linear_quantile(rank, n: int, q: float) -> float:
+    """``np.quantile(a, q)`` (method "linear") of ``n`` values from their order statistics
+    ``rank(k)`` (k-th smallest, float64), with numpy's float64 operations."""
+    virtual = (n - 1) * q
+    k = math.floor(virtual)
+    if virtual >= n - 1:
+        return rank(n - 1)
+    a, b, gamma = rank(k), rank(k + 1), virtual - k
+    diff = b - a
+    return b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
+
+
+class _TableStats:
+    """Order statistics of the finite values of a tensor from its bit-pattern histogram."""
+
+    def __init__(self, values: np.ndarray, counts: np.ndarray):
+        keep = np.flatnonzero((counts > 0) & np.isfinite(values))
+        order = keep[np.argsort(values[keep], kind="stable")]
+        self.sorted, self.cumulative = values[order], np.cumsum(counts[order])
+        self.n = int(self.cumulative[-1]) if order.size else 0
+
+    def rank(self, k: int) -> float:
+        if self.n == 0:
+            return 0.0
+        return float(self.sorted[np.searchsorted(self.cumulative, k, side="right")])
+
+    def quantile(self, q: float) -> float:
+        return _linear_quantile(self.rank, max(self.n, 1), q)
+
+
+class _ArrayStats:
+    """Order statistics of the finite values of a float array, exact and without a full sort:
+    a strided sample brackets the wanted rank, one counting pass confirms the bracket and
+    ``np.partition`` orders only the values inside it (the whole array if the bracket missed)."""
+
+    def __init__(self, w: np.ndarray):
+        lo, hi = (w.min(), w.max()) if w.size else (np.nan, np.nan)
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            w = w[np.isfinite(w)]
+            if w.size == 0:
+                w = np.zeros(1)
+        self.w, self.n = w, w.size
+        self._known: dict[int, float] = {}
+
+    def rank(self, k: int) -> float:
+        if k not in self._known:
+            self._known.update(self._select(k))
+        return self._known[k]
+
+    def quantile(self, q: float) -> float:
+        virtual = (self.n - 1) * q
+        self._select_pair(math.floor(virtual))
+        return _linear_quantile(self.rank, self.n, q)
+
+    def _select_pair(self, k: int) -> None:
+        ranks = [r for r in (k, k + 1) if r < self.n and r not in self._known]
+        if ranks:
+            self._known.update(self._select(*ranks))
+
+    def _select(self, *ranks: int) -> dict[int, float]:
+        w, n = self.w, self.n
+        if ranks[0] in (0, n - 1) and len(ranks) == 1:
+            return {ranks[0]: float(w.min() if ranks[0] == 0 else w.max())}
+        if n > 64 * SAMPLE_SIZE:
+            sample = np.sort(w[:: n // SAMPLE_SIZE])
+            pos = [r * (sample.size - 1) // (n - 1) for r in ranks]
+            p = min(ranks) / n
+            margin = 16 + int(6 * math.sqrt(sample.size * p * (1 - p)))  # ~6 sigma of a random sample
+            t_lo, t_hi = sample[max(min(pos) - margin, 0)], sample[min(max(pos) + margin, sample.size - 1)]
+            inside = w[(w >= t_lo) & (w <= t_hi)]
+            below = int(np.count_nonzero(w < t_lo))
+            if below <= min(ranks) and max(ranks) < below + inside.size:
+                part = np.partition(inside, [r - below for r in ranks])
+                return {r: float(part[r - below]) for r in ranks}
+        part = np.partition(w, list(ranks))
+        return {r: float(part[r]) for r in ranks}
+
+
 def _parse_quant_options(family: str, bits: int | None, options: list[str]) -> dict:
     if bits is None:
         raise SpecError(f"{family!r} needs a bit width, e.g. '{family}8'")
@@ -212,25 +312,46 @@ class Quantize(Encoding):
         return cls(**_parse_quant_options("q", number, options))
 
     def codes(self, x: np.ndarray) -> np.ndarray:
-        """The integer codes, same shape as ``x``, dtype uint8 or uint16."""
-        w = to_float(x).astype(np.float64)
-        finite = w[np.isfinite(w)] if not np.isfinite(w).all() else w
-        if finite.size == 0:
-            finite = np.zeros(1)
+        """The integer codes, same shape as ``x``, dtype uint8 or uint16.
+
+        8- and 16-bit dtypes go through a table over every bit pattern (one histogram,
+        one gather); wider ones are coded in chunks. Clipping quantiles equal
+        ``np.quantile`` (method "linear") over the finite values in float64.
+        """
+        dtype = np.uint8 if self.bits <= 8 else np.uint16
+        values = pattern_values(x.dtype)
+        if values is not None:
+            patterns = bit_patterns(x)
+            counts = histogram(patterns, values.size)
+            table = self._map(values, self._grid(_TableStats(values, counts)))
+            return table.astype(dtype)[patterns]
+        w = to_float(x).reshape(-1)
+        grid = self._grid(_ArrayStats(w))
+        out = np.empty(w.size, dtype)
+        for start in range(0, w.size, CHUNK_VALUES):
+            out[start:start + CHUNK_VALUES] = self._map(w[start:start + CHUNK_VALUES].astype(np.float64), grid)
+        return out.reshape(x.shape)
+
+    def _grid(self, stats: "_TableStats | _ArrayStats") -> tuple[float, float]:
+        """(offset, step) of the codes: code = clamp(round((w - offset) / step))."""
         levels = (1 << self.bits) - 1
         if self.scheme == "sym":
             q = (1 << (self.bits - 1)) - 1
-            scale = float(np.abs(finite).max()) / q or 1.0
-            c = np.clip(np.rint(np.nan_to_num(w / scale)), -q, q) + q
+            return 0.0, max(abs(stats.rank(0)), abs(stats.rank(stats.n - 1))) / q or 1.0
+        if self.robust is None or self.robust == 100:
+            lo, hi = stats.rank(0), stats.rank(stats.n - 1)
         else:
-            if self.robust is None or self.robust == 100:
-                lo, hi = float(finite.min()), float(finite.max())
-            else:
-                tail = (1 - self.robust / 100) / 2
-                lo, hi = (float(v) for v in np.quantile(finite, [tail, 1 - tail]))
-            step = (hi - lo) / levels or 1.0
-            c = np.clip(np.rint(np.nan_to_num((w - lo) / step, nan=-lo / step)), 0, levels)
-        return c.astype(np.uint8 if self.bits <= 8 else np.uint16)
+            tail = (1 - self.robust / 100) / 2
+            lo, hi = stats.quantile(tail), stats.quantile(1 - tail)
+        return lo, (hi - lo) / levels or 1.0
+
+    def _map(self, w: np.ndarray, grid: tuple[float, float]) -> np.ndarray:
+        """The formula of the class docstring on float64 values (codes as float64)."""
+        lo, step = grid
+        if self.scheme == "sym":
+            q = (1 << (self.bits - 1)) - 1
+            return np.clip(np.rint(np.nan_to_num(w / step)), -q, q) + q
+        return np.clip(np.rint(np.nan_to_num((w - lo) / step, nan=-lo / step)), 0, (1 << self.bits) - 1)
 
     def encode(self, x):
         return Encoded([Stream(self.spec, self.codes(x).reshape(-1), 1 << self.bits)],
@@ -270,12 +391,22 @@ class Bitplanes(Encoding):
     def encode(self, x):
         matrix = x.reshape(x.shape[0], -1) if x.ndim >= 2 else x.reshape(1, -1)
         codes = self.quantize.codes(matrix)
-        planes = [((codes >> i) & 1).astype(np.uint8) for i in range(self.bits)]
+        planes = [BitPlane(f"plane_{i}", codes, i) for i in range(self.bits)]
         if self.tiled:
-            streams = [Stream("tiled", interleave(planes, self.TILES[self.bits]), 2)]
-        else:
-            streams = [Stream(f"plane_{i}", p, 2) for i, p in enumerate(planes)]
-        return Encoded(streams, side_bits=2 * SIDE_BITS_PER_PARAM)
+            planes = [Stream("tiled", interleave([p.data for p in planes], self.TILES[self.bits]), 2)]
+        return Encoded(planes, side_bits=2 * SIDE_BITS_PER_PARAM)
+
+
+class BitPlane(Stream):
+    """Bit-plane ``bit`` of a 2-D code matrix, built on first use of ``data``; a coder that
+    reads every plane from ``codes`` in one pass (QuBD's BDM) never builds it."""
+
+    def __init__(self, name: str, codes: np.ndarray, bit: int):
+        self.name, self.codes, self.bit, self.nsymbols = name, codes, bit, 2
+
+    @cached_property
+    def data(self) -> np.ndarray:
+        return ((self.codes >> self.bit) & 1).astype(np.uint8)
 
 
 def interleave(planes: list[np.ndarray], tile: tuple[int, int]) -> np.ndarray:

@@ -120,3 +120,43 @@ def test_torch_bf16_matches_numpy_bits():
     a = kc.estimate(t, "fields|zstd-3", verify=True)
     b = kc.estimate(t.float().numpy().astype(ml_dtypes.bfloat16), "fields|zstd-3")
     assert a.bits == b.bits and a.dtype == "bfloat16" and a.raw_bits == 800
+
+
+def reference_codes(q: Quantize, x: np.ndarray) -> np.ndarray:
+    """The quantiser formula written plainly: float64 values, np.quantile over the finite ones."""
+    w = np.asarray(x, np.float32 if x.dtype != np.float64 else np.float64).astype(np.float64)
+    finite = w[np.isfinite(w)]
+    finite = finite if finite.size else np.zeros(1)
+    levels = (1 << q.bits) - 1
+    if q.scheme == "sym":
+        half = (1 << (q.bits - 1)) - 1
+        scale = float(np.abs(finite).max()) / half or 1.0
+        return np.clip(np.rint(np.nan_to_num(w / scale)), -half, half) + half
+    tail = (1 - (q.robust or 100) / 100) / 2
+    lo, hi = (float(v) for v in np.quantile(finite, [tail, 1 - tail]))
+    step = (hi - lo) / levels or 1.0
+    return np.clip(np.rint(np.nan_to_num((w - lo) / step, nan=-lo / step)), 0, levels)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16, np.float32, np.float64, np.int8, np.int32])
+@pytest.mark.parametrize("n", [1, 5, 4000, 1_100_000])
+def test_fast_codes_equal_the_plain_formula(dtype, n, rng):
+    x = rng.standard_normal(n) * 20
+    if n > 5:
+        x[:: 7] = np.round(x[:: 7])           # ties
+    if dtype == np.float64:
+        x[:: max(n // 16384, 1)] = 0.0        # a strided sample that misrepresents the data
+    if n == 4000 and dtype in (np.float16, np.float32):
+        x[3], x[10] = np.nan, -np.inf         # non-finite values are coded, not used for the range
+    with np.errstate(invalid="ignore", over="ignore"):
+        x = x.astype(dtype)
+    for q in [Quantize(8), Quantize(4, "sym"), Quantize(8, robust=None), Quantize(12, robust=99), Quantize(3, robust=50)]:
+        codes = q.codes(x)
+        assert codes.dtype == (np.uint8 if q.bits <= 8 else np.uint16)
+        assert np.array_equal(codes, reference_codes(q, x)), (q, n)
+
+
+def test_bitplanes_are_built_only_when_read(rng):
+    enc = Bitplanes(8).encode(rng.standard_normal((8, 8)).astype(np.float32))
+    assert all("data" not in vars(s) for s in enc.streams)
+    assert enc.streams[3].data.dtype == np.uint8 and "data" in vars(enc.streams[3])
