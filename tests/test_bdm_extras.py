@@ -79,6 +79,15 @@ def test_perturbation_four_symbols_against_pybdm_and_direct_difference(rng):
         assert min(abs(c - random[i]) for c in changed) < TOL
 
 
+def test_perturbation_in_chunks_equals_one_pass(rng, monkeypatch):
+    from kcomplexity.coders import bdm_extras
+
+    x = rng.integers(0, 2, (30, 41)).astype(np.uint8)
+    whole = kc.perturbation(x, 2, partition="recursive")
+    monkeypatch.setattr(bdm_extras, "_CHUNK_CELLS", 37)
+    np.testing.assert_array_equal(kc.perturbation(x, 2, partition="recursive"), whole)
+
+
 def test_perturbation_rejects_bad_arguments():
     x = np.ones((8, 8), np.uint8)
     with pytest.raises(SpecError, match="'bdm' or 'ent'"):

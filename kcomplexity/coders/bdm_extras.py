@@ -19,6 +19,7 @@ from .ctm import load_table
 METRICS = ("bdm", "ent")
 _DISJOINT = ("ignore", "recursive")
 _DENSE_LIMIT = 1 << 20  # block alphabets up to this size are counted in a dense array
+_CHUNK_CELLS = 1 << 20  # cells perturbed at once: bounds peak memory
 
 
 def _count_of(codes: np.ndarray, known: tuple[np.ndarray, np.ndarray] | None, n_codes: int) -> np.ndarray:
@@ -61,20 +62,44 @@ def _requests(arr: np.ndarray, nsymbols: int, idx, values, seed) -> tuple[np.nda
         if ((idx < 0) | (idx >= np.array(arr.shape))).any():
             raise InputError(f"idx holds indices outside the input's shape {arr.shape}")
         cells = np.ravel_multi_index(tuple(idx.T), arr.shape)
-    old = arr.reshape(-1)[cells].astype(np.int64)
-    new = np.full(len(cells), -1, np.int64) if values is None else np.asarray(values, np.int64).reshape(-1)
+    old = arr.reshape(-1)[cells]
+    new = np.full(len(cells), -1, np.int16) if values is None else np.asarray(values, np.int64).reshape(-1)
     if new.shape != old.shape or (new >= nsymbols).any():
         raise InputError(f"values must hold one symbol < {nsymbols} (or -1) per perturbed cell "
                          f"({len(cells)}), got {np.shape(values)} with max {new.max(initial=-1)}")
     other = new < 0   # pybdm: any other symbol; for binary data a flip
     shift = 1 if nsymbols == 2 else np.random.default_rng(seed).integers(1, nsymbols, int(other.sum()))
     new[other] = (old[other] + shift) % nsymbols
-    return cells, new
+    return cells, new.astype(np.int16)
+
+
+def _slots(arr: np.ndarray, side: int, partition: str, ndim: int, nsymbols: int):
+    """Where each cell sits: slot_of[cell] = first + block * size + offset within its group's
+    blocks (-1: in no block), and per group (side, first slot, block codes in slot order)."""
+    slot_of = np.full(arr.size, -1, np.int64)
+    index = np.arange(arr.size).reshape(arr.shape)
+    groups, first = [], 0
+    for (s, view), (_, where) in zip(_block_groups(arr, side, partition, 1), _block_groups(index, side, partition, 1)):
+        where = where.reshape(-1)
+        slot_of[where] = np.arange(first, first + where.size)
+        groups.append((s, first, _pack(view, nsymbols, ndim).astype(np.int64)))
+        first += where.size
+    return slot_of, groups
+
+
+def _changes(metric: str, before: np.ndarray, after: np.ndarray, known, total: int, shape) -> tuple[np.ndarray, int]:
+    """Change of BDM (or block entropy over ``total`` blocks) when a block b becomes b' != b, with
+    counts n(b) >= 1 and n(b') >= 0 from ``known`` (before the change); and the CTM values missing.
+    ``shape``: (ndim, nsymbols, side) of the blocks."""
+    ndim, nsymbols, side = shape
+    (ctm_old, m_old), (ctm_new, m_new) = (_ctm(c, ndim, nsymbols, side) for c in (before, after))
+    n_codes = nsymbols ** side ** ndim
+    n_old, n_new = _count_of(before, known, n_codes), _count_of(after, known, n_codes)
+    return _block_change(metric, n_old, n_new, ctm_old, ctm_new, total), m_old + m_new
 
 
 def _block_change(metric: str, n_old: np.ndarray, n_new: np.ndarray, ctm_old, ctm_new, total: int) -> np.ndarray:
-    """Change of BDM (or block entropy over ``total`` blocks) when one block b becomes b' != b,
-    with n_old = n(b) >= 1 and n_new = n(b') >= 0 counted before the change."""
+    """The change of one block b -> b' from n(b), n(b') and their CTM values."""
     if metric == "bdm":
         with np.errstate(divide="ignore", invalid="ignore"):
             removed = np.where(n_old > 1, np.log2((n_old - 1) / n_old), -ctm_old)
@@ -113,27 +138,20 @@ def perturbation(x, ndim: int = 1, nsymbols: int = 2, metric: str = "bdm", parti
     arr, side = _check(x, ndim, nsymbols, block, partition, 1)
     cells, new = _requests(arr, nsymbols, idx, values, seed)
     counts = block_counts(arr, ndim, nsymbols, block, partition)
+    slot_of, groups = _slots(arr, side, partition, ndim, nsymbols)
     total = sum(int(n.sum()) for _, n in counts.values())
-    group_of, block_of, offset_of = (np.full(arr.size, -1, np.int64) for _ in range(3))
-    groups = []
-    index = np.arange(arr.size).reshape(arr.shape)
-    for g, ((s, view), (_, where)) in enumerate(zip(_block_groups(arr, side, partition, 1),
-                                                      _block_groups(index, side, partition, 1))):
-        where = where.reshape(-1, s ** ndim)
-        group_of[where], block_of[where] = g, np.arange(len(where))[:, None]
-        offset_of[where] = np.arange(s ** ndim)
-        groups.append((s, _pack(view, nsymbols, ndim).astype(np.int64)))
-    out, old, missing = np.zeros(len(cells)), arr.reshape(-1)[cells].astype(np.int64), 0
-    for g, (s, codes) in enumerate(groups):
-        hit = np.flatnonzero((group_of[cells] == g) & (new != old))
-        in_block, n_codes = block_of[cells[hit]], nsymbols ** s ** ndim
-        place = np.int64(nsymbols) ** (s ** ndim - 1 - offset_of[cells[hit]])
-        after = codes[in_block] + (new[hit] - old[hit]) * place
-        (ctm_old, m_old), (ctm_new, m_new) = (_ctm(c, ndim, nsymbols, s) for c in (codes, after))
-        missing += m_old + m_new
-        n_old = _count_of(codes, counts[s], n_codes)[in_block]
-        out[hit] = _block_change(metric, n_old, _count_of(after, counts[s], n_codes),
-                                 ctm_old[in_block], ctm_new, total)
+    out, missing = np.zeros(len(cells)), 0
+    for lo in range(0, len(cells), _CHUNK_CELLS):
+        at = cells[lo:lo + _CHUNK_CELLS]
+        change, slot = new[lo:lo + _CHUNK_CELLS].astype(np.int64) - arr.flat[at], slot_of[at]
+        for s, first, codes in groups:
+            size = s ** ndim
+            hit = np.flatnonzero((slot >= first) & (slot < first + codes.size * size) & (change != 0))
+            in_block, offset = np.divmod(slot[hit] - first, size)
+            before = codes[in_block]
+            after = before + change[hit] * np.int64(nsymbols) ** (size - 1 - offset)
+            out[lo + hit], m = _changes(metric, before, after, counts[s], total, (ndim, nsymbols, s))
+            missing += m
     _warn_missing(missing)
     return out.reshape(arr.shape) if idx is None else out
 
