@@ -11,14 +11,14 @@ from .io import load
 from .coders.bdm import bdm, block_entropy
 from .coders.bdm_extras import bdm_conditional, perturbation
 from .analysis import analyse, analyze
-from .analysis import compare
+from .analysis import compare, sparsity
 from .analysis.perturbation import perturbation_map
 from . import variants
 
 
 __all__ = ["DEFAULT_ESTIMATOR", "Estimate", "KComplexityError", "Pipeline", "available",
-           "estimate", "parse", "register", "__version__", "load", "analyse", "analyze", "compare", "variants",
-           "bdm", "block_entropy", "bdm_conditional", "perturbation", "perturbation_map", "demo", "train"]
+           "estimate", "parse", "register", "__version__", "load", "analyse", "analyze", "compare", "sparsity",
+           "variants", "bdm", "block_entropy", "bdm_conditional", "perturbation", "perturbation_map", "demo", "train"]
 
 
 def __getattr__(name: str):

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..errors import InputError
 from ._analyse import MODEL_TENSOR, analyse, analyze
 from ._compare import compare
+from ._sparsity import sparsity
 from .cache import DEFAULT_CACHE, Cache
 
 
@@ -34,4 +35,4 @@ def read_table(path):
     return pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
 
 
-__all__ = ["Cache", "DEFAULT_CACHE", "MODEL_TENSOR", "analyse", "analyze", "compare", "read_table", "write_table"]
+__all__ = ["Cache", "DEFAULT_CACHE", "MODEL_TENSOR", "analyse", "analyze", "compare", "read_table", "sparsity", "write_table"]

@@ -1,4 +1,5 @@
-"""Pruning variants: to an exact sparsity by magnitude, or adaptively by the PQ index."""
+"""Pruning variants: to an exact sparsity by magnitude, adaptively by the PQ index (SAP), or by
+the l_q best-k-term bound."""
 from __future__ import annotations
 
 import math
@@ -10,41 +11,46 @@ from ..arrays import as_array
 from ..errors import InputError
 from ._weights import as_weights, check_float, check_number, float_view
 
-SCOPES = ("global", "layer")
+SCOPES = ("global", "layer", "neuron")
 
 
 @dataclass
 class PruneResult:
-    """``prune_pq`` output: the pruned ``weights`` and, per tensor (or ``"global"``),
-    ``info[key] = {"pq_index", "d", "m", "ratio", "pruned"}``; ``ratios`` maps the same
-    keys to the prune ratio applied."""
+    """``prune_pq`` / ``prune_lq`` output: the pruned ``weights`` and ``info[key]``, a dict of the
+    rule's numbers (``d`` unpruned entries before, ``pruned``, ``ratio`` = pruned / d, ...), keyed by
+    tensor name (``"global"`` for the global scope). With ``scope="neuron"`` each value is an array
+    with one entry per neuron (row) of that tensor. ``ratios`` maps the same keys to ``ratio``."""
     weights: dict
     info: dict = field(default_factory=dict)
 
     @property
-    def ratios(self) -> dict[str, float]:
+    def ratios(self) -> dict:
         return {key: v["ratio"] for key, v in self.info.items()}
 
 
-def _check_scope(scope: str) -> None:
-    if scope not in SCOPES:
-        raise InputError(f"scope must be 'global' or 'layer', got {scope!r}")
+def _check_scope(scope: str, allowed=SCOPES) -> None:
+    if scope not in allowed:
+        raise InputError(f"scope must be one of {', '.join(map(repr, allowed))}, got {scope!r}")
 
 
-def _zero_smallest(weights: dict, names: list[str], count: int, candidates=None) -> None:
-    """Zero, in place, the ``count`` smallest |w| over the concatenation of ``names``
+def neuron_rows(x: np.ndarray) -> np.ndarray:
+    """A view of ``x`` with one row per neuron: a weight matrix's rows (output units), a conv
+    weight flattened per output channel; a 1-D tensor is one row."""
+    return x.reshape(x.shape[0], -1) if x.ndim >= 2 else x.reshape(1, -1)
+
+
+def _zero_smallest(views: list[np.ndarray], count: int, candidates=None) -> None:
+    """Zero, in place, the ``count`` smallest |w| over the concatenation of the 1-D ``views``
     (restricted to the flat positions ``candidates`` when given)."""
     if count <= 0:
         return
-    flat = np.concatenate([np.abs(float_view(weights[n])).reshape(-1) for n in names])
+    flat = np.concatenate([np.abs(float_view(v)) for v in views])
     positions = np.arange(flat.size) if candidates is None else candidates
     chosen = positions[np.argpartition(flat[positions], count - 1)[:count]]
     offset = 0
-    for n in names:
-        size = weights[n].size
-        local = chosen[(chosen >= offset) & (chosen < offset + size)] - offset
-        weights[n].reshape(-1)[local] = 0
-        offset += size
+    for v in views:
+        v[chosen[(chosen >= offset) & (chosen < offset + v.size)] - offset] = 0
+        offset += v.size
 
 
 def prune_magnitude(weights, sparsity: float, scope: str = "global") -> dict[str, np.ndarray]:
@@ -54,7 +60,7 @@ def prune_magnitude(weights, sparsity: float, scope: str = "global") -> dict[str
     ``"layer"``: each tensor gets round(sparsity x its size) zeros. Weights already
     zero count as pruned first, so the result has at least that many zeros.
     """
-    _check_scope(scope)
+    _check_scope(scope, ("global", "layer"))
     sparsity = check_number(sparsity, "sparsity (a fraction)", 0.0, 1.0)
     out = as_weights(weights)
     for name, x in out.items():
@@ -62,8 +68,20 @@ def prune_magnitude(weights, sparsity: float, scope: str = "global") -> dict[str
     groups = [list(out)] if scope == "global" else [[n] for n in out]
     for names in groups:
         n = sum(out[k].size for k in names)
-        _zero_smallest(out, names, int(round(sparsity * n)))
+        _zero_smallest([out[k].reshape(-1) for k in names], int(round(sparsity * n)))
     return out
+
+
+def pq_index_rows(rows: np.ndarray, p: float = 0.5, q: float = 1.0) -> np.ndarray:
+    """``pq_index`` of each row of a 2-D array (all entries count); 0 for an all-zero row."""
+    if not 0 < p < q:
+        raise InputError(f"the PQ index needs 0 < p < q, got p={p}, q={q}")
+    a = np.abs(float_view(np.asarray(rows)))
+    top = a.max(axis=1, keepdims=True) if a.shape[1] else np.zeros((a.shape[0], 1))
+    a = a / np.where(top > 0, top, 1.0)  # scale-free; avoids under/overflow in the powers
+    norm_p, norm_q = np.sum(a ** p, axis=1) ** (1.0 / p), np.sum(a ** q, axis=1) ** (1.0 / q)
+    ratio = max(a.shape[1], 1) ** (1.0 / q - 1.0 / p) * norm_p / np.where(norm_q > 0, norm_q, 1.0)
+    return np.where(top[:, 0] > 0, 1.0 - ratio, 0.0)
 
 
 def pq_index(w, p: float = 0.5, q: float = 1.0) -> float:
@@ -72,15 +90,74 @@ def pq_index(w, p: float = 0.5, q: float = 1.0) -> float:
     d = number of entries of ``w`` (pass only the unpruned ones). 0 when all |w|
     are equal, approaching 1 - d^(1/q - 1/p) for a single non-zero; 0 for w = 0.
     """
-    if not 0 < p < q:
-        raise InputError(f"the PQ index needs 0 < p < q, got p={p}, q={q}")
-    a = np.abs(float_view(as_array(w))).reshape(-1)
-    norm_q = float(np.sum(a ** q) ** (1.0 / q))
-    if norm_q == 0.0:
-        return 0.0
-    a = a / a.max()  # scale-free; avoids under/overflow in the powers
-    norm_p, norm_q = np.sum(a ** p) ** (1.0 / p), np.sum(a ** q) ** (1.0 / q)
-    return float(1.0 - a.size ** (1.0 / q - 1.0 / p) * norm_p / norm_q)
+    return float(pq_index_rows(as_array(w).reshape(1, -1), p, q)[0])
+
+
+def lq_ratio_rows(rows: np.ndarray, q: float = 0.5) -> np.ndarray:
+    """||w||_q / (d^(1/q - 1/2) ||w||_2) per row, 0 < q < 1: 1 for equal |w|, d^(1/2 - 1/q) for a
+    single non-zero; 1 for a zero row. It is 1 - (PQ index with p = q, q = 2)."""
+    if not 0 < q < 1:
+        raise InputError(f"the l_q ratio needs 0 < q < 1, got q={q}")
+    return 1.0 - pq_index_rows(rows, q, 2.0)
+
+
+def k_bound(lq_ratio, d, q: float = 0.5, eps: float = 0.1) -> np.ndarray:
+    """Smallest k with k^(1/2 - 1/q) ||w||_q / ||w||_2 <= eps, capped at d (0 where d = 0).
+
+    The best k-term bound sigma_k(w)_2 <= k^(1/2 - 1/q) ||w||_q (Stechkin; Foucart and Rauhut,
+    Prop. 2.3) makes this k a guarantee: keeping the k largest |w_i| leaves a relative l_2 error
+    <= eps. With ||w||_q / ||w||_2 = lq_ratio d^(1/q - 1/2): k = ceil(d (lq_ratio / eps)^(1 / (1/q - 1/2))).
+    """
+    if not 0 < eps < 1:
+        raise InputError(f"eps is a relative l2 error in (0, 1), got {eps!r}")
+    d = np.asarray(d, dtype=np.float64)
+    exact = d * (np.asarray(lq_ratio, dtype=np.float64) / eps) ** (1.0 / (1.0 / q - 0.5))
+    k = np.ceil(exact * (1 - 1e-12))  # an exact integer stays itself despite rounding
+    return np.minimum(np.maximum(k, 1.0), d).astype(np.int64)
+
+
+def _pq_rule(p, q, eta, gamma, beta):
+    def rule(values: np.ndarray) -> tuple[int, dict]:
+        d = values.size
+        index = pq_index(values, p, q) if d else 0.0
+        m, ratio = sap_ratio(index, d, p, q, eta, gamma, beta) if d else (0, 0.0)
+        count = math.floor(ratio * d)
+        return count, {"pq_index": index, "d": d, "m": m, "ratio": ratio, "pruned": count}
+    return rule
+
+
+def _lq_rule(q, eps):
+    def rule(values: np.ndarray) -> tuple[int, dict]:
+        d = values.size
+        lq = float(lq_ratio_rows(values.reshape(1, -1), q)[0]) if d else 1.0
+        kept = int(k_bound(lq, d, q, eps)) if d else 0
+        return d - kept, {"lq_ratio": lq, "d": d, "kept": kept, "ratio": (d - kept) / d if d else 0.0,
+                          "pruned": d - kept}
+    return rule
+
+
+def _prune_by_rule(weights, scope: str, rule, what: str) -> PruneResult:
+    """Apply ``rule`` (unpruned values -> (count to zero, info)) to each pruning unit of ``scope``."""
+    _check_scope(scope)
+    out = as_weights(weights)
+    for name, x in out.items():
+        check_float(name, x, what)
+    if scope == "global":
+        units = [("global", [out[n].reshape(-1) for n in out])]
+    elif scope == "layer":
+        units = [(n, [out[n].reshape(-1)]) for n in out]
+    else:
+        units = [(n, [row]) for n in out for row in neuron_rows(out[n])]
+    info: dict = {}
+    for key, views in units:
+        flat = np.concatenate([float_view(v) for v in views])
+        alive = np.flatnonzero(flat)
+        count, numbers = rule(flat[alive])
+        _zero_smallest(views, count, candidates=alive)
+        info.setdefault(key, []).append(numbers)
+    if scope != "neuron":
+        return PruneResult(out, {key: rows[0] for key, rows in info.items()})
+    return PruneResult(out, {key: {k: np.array([r[k] for r in rows]) for k in rows[0]} for key, rows in info.items()})
 
 
 def sap_ratio(index: float, d: int, p: float, q: float, eta: float, gamma: float, beta: float) -> tuple[int, float]:
@@ -93,28 +170,32 @@ def prune_pq(weights, p: float = 0.5, q: float = 1.0, eta: float = 0.0, gamma: f
              beta: float = 0.9, scope: str = "layer") -> PruneResult:
     """One step of Sparsity-informed Adaptive Pruning (SAP, Diao et al., arXiv 2302.05601).
 
-    Over the d unpruned (non-zero) entries of each tensor (``scope="layer"``) or of
-    all tensors together (``"global"``): I = pq_index, m and ratio by ``sap_ratio``,
-    then the floor(ratio x d) smallest |w| among them are zeroed. Call it again on
-    the result (after retraining) to iterate.
+    Over the d unpruned (non-zero) entries of each neuron (``scope="neuron"``: a row of a
+    weight matrix, a conv weight per output channel, a 1-D tensor whole), each tensor
+    (``"layer"``) or all tensors together (``"global"``), the scopes of the PQ-index
+    reference code: I = pq_index, m and ratio by ``sap_ratio``, then the floor(ratio x d)
+    smallest |w| among them are zeroed. Call it again on the result (after retraining) to
+    iterate. ``info[key]``: ``pq_index, d, m, ratio, pruned``.
     """
-    _check_scope(scope)
+    if not 0 < p < q:
+        raise InputError(f"the PQ index needs 0 < p < q, got p={p}, q={q}")
     eta, gamma, beta = check_number(eta, "eta", 0.0), check_number(gamma, "gamma", 0.0), check_number(beta, "beta", 0, 1)
-    out = as_weights(weights)
-    for name, x in out.items():
-        check_float(name, x, "prune_pq")
-    groups = {"global": list(out)} if scope == "global" else {n: [n] for n in out}
-    info = {}
-    for key, names in groups.items():
-        flat = np.concatenate([float_view(out[n]).reshape(-1) for n in names])
-        alive = np.flatnonzero(flat)
-        d = alive.size
-        if d == 0:
-            info[key] = {"pq_index": 0.0, "d": 0, "m": 0, "ratio": 0.0, "pruned": 0}
-            continue
-        index = pq_index(flat[alive], p, q)
-        m, ratio = sap_ratio(index, d, p, q, eta, gamma, beta)
-        count = math.floor(ratio * d)
-        _zero_smallest(out, names, count, candidates=alive)
-        info[key] = {"pq_index": index, "d": d, "m": m, "ratio": ratio, "pruned": count}
-    return PruneResult(out, info)
+    return _prune_by_rule(weights, scope, _pq_rule(p, q, eta, gamma, beta), "prune_pq")
+
+
+def prune_lq(weights, q: float = 0.5, eps: float = 0.1, scope: str = "neuron") -> PruneResult:
+    """Adaptive pruning by the l_q best-k-term bound (after Yang, Wang, Ding, Yang, arXiv 2206.05604).
+
+    Each neuron (``scope="neuron"``, as in ``prune_pq``), tensor (``"layer"``) or the whole
+    model (``"global"``) keeps its ``k_bound(eps)`` largest-magnitude unpruned weights and
+    the rest are zeroed: k = ceil(d (lq_ratio / eps)^(1 / (1/q - 1/2))), capped at d, over its d
+    non-zero entries. The rule follows from sigma_k(w)_2 <= k^(1/2 - 1/q) ||w||_q, so each unit's
+    relative l_2 change is at most eps; the paper's exact algorithm may differ in constants.
+    Dense weights (lq_ratio >= eps) keep everything. ``info[key]``: ``lq_ratio, d, kept, ratio,
+    pruned``.
+    """
+    if not 0 < q < 1:
+        raise InputError(f"the l_q ratio needs 0 < q < 1, got q={q}")
+    if not 0 < eps < 1:
+        raise InputError(f"eps is a relative l2 error in (0, 1), got {eps!r}")
+    return _prune_by_rule(weights, scope, _lq_rule(q, eps), "prune_lq")
