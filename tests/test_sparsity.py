@@ -141,3 +141,39 @@ def test_prune_scopes_and_arguments_are_checked():
     with pytest.raises(InputError, match="0 < q < 1"):
         prune_lq(heavy(), q=1.0)
     assert math.isclose(prune_pq(heavy(), scope="global").info["global"]["d"], 240)
+
+
+# ---------------------------------------------------------------- analyse and compare
+def test_analyse_adds_the_columns_beside_the_bits():
+    rng = np.random.default_rng(5)
+    steps = [{"a.weight": rng.standard_cauchy(size=(6, 8)).astype(np.float32),
+              "a.bias": rng.normal(size=6).astype(np.float32)} for _ in range(2)]
+    df = kc.analyse(steps, estimators="raw|zstd-3", cache=False, sparsity={"eps": 0.2})
+    columns = list(df.columns)
+    assert columns[columns.index("bits_per_param") + 1:][:5] == ["lq_ratio", "pq_index", "gini", "k_bound", "k_eps"]
+    for row in df.itertuples():
+        expected = kc.sparsity({"t": steps[row.step][row.tensor]}, eps=0.2).iloc[0]
+        assert row.lq_ratio == pytest.approx(expected["lq_ratio"]) and row.k_eps == expected["k_eps"]
+        assert row.k_bound == expected["k_bound"] and row.gini == pytest.approx(expected["gini"])
+    model = kc.analyse(steps, estimators="raw|zstd-3", per="model", cache=False, sparsity=True)
+    joined = np.concatenate([steps[1]["a.bias"], steps[1]["a.weight"].ravel()])  # natural name order
+    assert model["pq_index"].iloc[1] == pytest.approx(kc.sparsity({"m": joined})["pq_index"].iloc[0])
+    assert "lq_ratio" not in kc.analyse(steps, estimators="raw|zstd-3", cache=False).columns
+    with pytest.raises(InputError, match="sparsity options"):
+        kc.analyse(steps, estimators="raw|zstd-3", cache=False, sparsity={"epsilon": 0.2})
+    with pytest.raises(InputError, match="eps"):
+        kc.analyse(steps, estimators="raw|zstd-3", cache=False, sparsity={"eps": 2})
+
+
+def test_compare_shows_the_columns_per_variant():
+    from kcomplexity.variants import prune_magnitude
+
+    rng = np.random.default_rng(2)
+    dense = {"w": rng.normal(size=(16, 16)).astype(np.float32), "b": rng.normal(size=16).astype(np.float32)}
+    pruned = prune_magnitude(dense, 0.8)
+    table = kc.compare({"dense": dense, "pruned": pruned}, "raw|zstd-3", seeds=(0, 1), sparsity=True)
+    lq = table.set_index("variant")["lq_ratio"]
+    joined = np.concatenate([pruned["b"], pruned["w"].ravel()])
+    assert lq["pruned"] == pytest.approx(kc.sparsity({"m": joined})["lq_ratio"].iloc[0])
+    assert lq["pruned"] < lq["dense"] and "random_init" in lq.index
+    assert "gini" not in kc.compare({"dense": dense}, "raw|zstd-3", seeds=(0,)).columns

@@ -22,6 +22,7 @@ from ..estimators import DEFAULT_ESTIMATOR, parse
 from ..io import CheckpointRef, ModelStream, Selection, discover, model_order
 from ..io.readers import Checkpoint, MemoryCheckpoint, open_cached
 from .cache import Cache, content_hash, lookup, resolve_cache_path, result_key
+from ._sparsity import sparsity_options, vector_sparsity
 from .delta import PREFIX, delta_spec, xor_delta
 from .executors import run_all
 
@@ -248,7 +249,8 @@ def _estimator_specs(estimators, delta: bool) -> tuple[list[str], list[str]]:
 
 def analyse(source, estimators=None, per: str = "tensor", workers: int = 1, executor=None, cache=True,
             include=None, exclude=None, min_ndim: int = 0, buffers: bool = False, floats_only: bool = True,
-            delta: bool = False, steps=None, progress=None, allow_nonfinite: bool = False) -> "pd.DataFrame":
+            delta: bool = False, steps=None, progress=None, allow_nonfinite: bool = False,
+            sparsity=False) -> "pd.DataFrame":
     """Measure every (checkpoint, tensor, estimator) of ``source``; one row each.
 
     ``source``: a checkpoint file or model directory, a series directory (with
@@ -268,10 +270,13 @@ def analyse(source, estimators=None, per: str = "tensor", workers: int = 1, exec
     details`` (JSON), one column per stream of a multi-stream encoding (QuBD
     ``plane_0 .. plane_{B-1}``, fields ``sign, exponent, mantissa_*``; bits each),
     then every ``metrics.json`` field merged on step (``accuracy``, ``loss``, ...).
+    ``sparsity=True`` (or a dict of its options ``q, p, eps``) adds ``kc.sparsity``'s columns
+    of each row's tensor (the joined model for ``<model>``) after ``bits_per_param``.
     """
     if per not in ("tensor", "model"):
         raise InputError(f"per must be 'tensor' or 'model', got {per!r}")
     specs, deltas = _estimator_specs(estimators, delta)
+    sparsity = sparsity_options(sparsity)
     selection = Selection.make(include, exclude, min_ndim, floats_only)
     refs = discover(source, steps, buffers)
     cache_file = resolve_cache_path(cache)
@@ -287,7 +292,24 @@ def analyse(source, estimators=None, per: str = "tensor", workers: int = 1, exec
     finally:
         if store is not None:
             store.close()
-    return to_frame(units)
+    frame = to_frame(units)
+    return frame if sparsity is None else _with_sparsity(frame, units, sparsity)
+
+
+def _with_sparsity(frame, units: list[Unit], options: dict):
+    """``frame`` with ``sparsity``'s columns after ``bits_per_param``, computed once per tensor group."""
+    import pandas as pd
+
+    memo: dict = {}
+    for u in units:
+        key = (id(u.ref), u.task.names)
+        if key not in memo:
+            values = model_stream(u.task.names, _read(u.task.source, u.task.names), True).values()
+            memo[key] = vector_sparsity(values, **options)
+    columns = list(frame.columns)
+    at = columns.index("bits_per_param") + 1
+    extra = pd.DataFrame([memo[(id(u.ref), u.task.names)] for u in units], index=frame.index)
+    return frame.join(extra)[columns[:at] + list(extra.columns) + columns[at:]]
 
 
 analyze = analyse

@@ -18,6 +18,7 @@ from ..errors import InputError
 from ..io import ModelStream
 from ..estimators import estimate, parse
 from ..variants import as_weights, random_init, shuffle
+from ._sparsity import sparsity_options, vector_sparsity
 
 DEFAULT_ESTIMATORS = ("raw|lzma-9", "motif-4")
 COLUMNS = ["variant", "estimator", "n_params", "n_seeds", "bits", "bits_std", "bits_per_param",
@@ -35,7 +36,7 @@ def _spread(values: np.ndarray) -> np.ndarray:
 
 
 def compare(variants: Mapping, estimators=DEFAULT_ESTIMATORS, reference: str = "random_init",
-            seeds=(0, 1, 2), shuffle_control: bool = True, metrics: Mapping | None = None):
+            seeds=(0, 1, 2), shuffle_control: bool = True, metrics: Mapping | None = None, sparsity=False):
     """One row per (variant, estimator): bits, ratio to the reference, ratio to its own shuffle.
 
     Estimators are listed by their canonical spec (``"motif-4"`` -> ``"raw|motif-4"``), as in ``analyse``.
@@ -47,6 +48,8 @@ def compare(variants: Mapping, estimators=DEFAULT_ESTIMATORS, reference: str = "
     ratio_to_reference = bits / reference bits and ratio_to_shuffle = bits / bits of
     ``shuffle(variant, seed)``, each the mean over the seeds (pairs matched by seed)
     with its std. ``metrics``: name -> {column: value} (e.g. accuracy) joined in.
+    ``sparsity=True`` (or a dict of ``q, p, eps``) adds ``kc.sparsity``'s columns of each
+    variant's joined model (the mean over the draws of a random variant).
     """
     import pandas as pd
 
@@ -65,6 +68,7 @@ def compare(variants: Mapping, estimators=DEFAULT_ESTIMATORS, reference: str = "
                              "or 'random_init'")
         first = next(iter(variants.values()))
         draws = {reference: [random_init(first, seed=s) for s in seeds], **draws}
+    options = sparsity_options(sparsity)
     bits = {name: np.stack([measure(w, estimators) for w in ws]) for name, ws in draws.items()}
     shuffled = {name: np.stack([measure(shuffle(ws[i % len(ws)], seed=s), estimators) for i, s in enumerate(seeds)])
                 for name, ws in draws.items()} if shuffle_control else {}
@@ -73,6 +77,9 @@ def compare(variants: Mapping, estimators=DEFAULT_ESTIMATORS, reference: str = "
         own = bits[name]
         ratio_ref = own / bits[reference]          # broadcasts a single draw over the seeds
         record = {"variant": name, "n_params": int(sum(a.size for a in ws[0].values())), "n_seeds": len(own)}
+        if options is not None:
+            stats = pd.DataFrame([vector_sparsity(ModelStream(w).values(), **options) for w in ws])
+            record.update(stats.mean().to_dict())
         for j, spec in enumerate(estimators):
             row = dict(record, estimator=spec, bits=own[:, j].mean(), bits_std=_spread(own[:, [j]])[0],
                        reference_bits=bits[reference][:, j].mean(), ratio_to_reference=ratio_ref[:, j].mean(),

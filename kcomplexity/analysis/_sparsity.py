@@ -92,6 +92,18 @@ def sparsity(weights, q: float = 0.5, p: float = 0.5, eps: float = 0.1, per: str
     return pd.concat(frames, ignore_index=True)
 
 
+def sparsity_options(sparsity) -> dict | None:
+    """``analyse``'s ``sparsity=`` argument as keyword options (None when off)."""
+    if sparsity is False or sparsity is None:
+        return None
+    options = {} if sparsity is True else dict(sparsity)
+    unknown = set(options) - {"q", "p", "eps"}
+    if unknown:
+        raise InputError(f"sparsity options are q, p and eps; got {sorted(unknown)}: pass e.g. sparsity={{'eps': 0.2}}")
+    vector_sparsity(np.ones(2), **options)  # bad values fail now, not after the analysis
+    return options
+
+
 def vector_sparsity(x: np.ndarray, q: float = 0.5, p: float = 0.5, eps: float = 0.1) -> dict[str, float]:
     """The ``COLUMNS`` of one flattened tensor (or joined model), as plain numbers."""
     return {k: v[0].item() for k, v in row_sparsity(np.asarray(x).reshape(1, -1), q, p, eps).items()}
