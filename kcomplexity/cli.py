@@ -71,16 +71,31 @@ def add_estimate_parser(subparsers) -> None:
     _add_selection_options(p)
     p.add_argument("--out", metavar="FILE", help="also write the table (.parquet or .csv)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
+    _add_nonfinite_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_estimate)
+
+
+def _add_nonfinite_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-nonfinite", action="store_true",
+                   help="measure NaN/Inf weights as they are instead of stopping with an error")
+
+
+def _check_out(path, **kwargs) -> None:
+    """Validate an output path before any work (suffix, not a directory, writable folder)."""
+    from .analysis import check_output
+
+    if path:
+        check_output(path, **kwargs)
 
 
 def run_estimate(args) -> int:
     from .analysis import analyse, write_table
 
+    _check_out(args.out)
     df = analyse(args.source, estimators=args.estimators, per=args.per, include=args.include,
                  exclude=args.exclude, min_ndim=args.min_ndim, cache=not args.no_cache,
-                 progress=_progress_enabled(args))
+                 progress=_progress_enabled(args), allow_nonfinite=args.allow_nonfinite)
     _print_table(df)
     if args.out:
         write_table(df, args.out)
@@ -104,21 +119,32 @@ def add_analyse_parser(subparsers) -> None:
     p.add_argument("--out", metavar="FILE", required=True, help="output table: .parquet or .csv")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="local worker processes (default 1)")
     p.add_argument("--dask", metavar="ADDR", help="Dask scheduler address, e.g. tcp://host:8786")
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds to reach the Dask scheduler before giving up (default 10)")
     p.add_argument("--delta", action="store_true",
                    help="also estimate K(w_t | w_t-1) between consecutive checkpoints (estimator 'delta:<spec>')")
     p.add_argument("--cache", metavar="PATH", help="cache file (default .kcomplexity-cache/cache.sqlite)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
+    _add_nonfinite_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_analyse)
 
 
 def run_analyse(args) -> int:
     from .analysis import analyse, write_table
+    from .analysis.executors import connect_dask
 
+    _check_out(args.out)
     cache = False if args.no_cache else (args.cache or True)
-    df = analyse(args.source, estimators=args.estimators, per=args.per, workers=args.workers,
-                 executor=args.dask, cache=cache, include=args.include, exclude=args.exclude,
-                 min_ndim=args.min_ndim, delta=args.delta, progress=_progress_enabled(args))
+    client = connect_dask(args.dask, args.connect_timeout) if args.dask else None
+    try:
+        df = analyse(args.source, estimators=args.estimators, per=args.per, workers=args.workers,
+                     executor=client, cache=cache, include=args.include, exclude=args.exclude,
+                     min_ndim=args.min_ndim, delta=args.delta, progress=_progress_enabled(args),
+                     allow_nonfinite=args.allow_nonfinite)
+    finally:
+        if client is not None:
+            client.close()
     write_table(df, args.out)
     print(f"wrote {len(df)} rows to {args.out}", file=sys.stderr)
     return 0
@@ -142,6 +168,7 @@ def add_demo_parser(subparsers) -> None:
 def run_demo(args) -> int:
     from .demo import run_demo
 
+    _check_out(args.out, folder=True)
     run_demo(args.out, epochs=args.epochs, quick=args.quick, workers=args.workers)
     return 0
 
@@ -171,11 +198,14 @@ def run_compare(args) -> int:
     from . import compare, load
     from .analysis import write_table
 
+    _check_out(args.out)
     variants = {}
     for item in args.variants:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise InputError(f"variant {item!r} must be written NAME=FILE, e.g. trained=model.safetensors")
+        if name in variants:
+            raise InputError(f"variant name {name!r} is given twice; give each NAME=FILE a different name")
         variants[name] = load(path, include=args.include, exclude=args.exclude, min_ndim=args.min_ndim)
     table = compare(variants, args.estimators or [DEFAULT_ESTIMATOR], reference=args.reference,
                     seeds=args.seeds, shuffle_control=not args.no_shuffle)
@@ -186,6 +216,7 @@ def run_compare(args) -> int:
 
 
 # ---------------------------------------------------------------- plot
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
 PLOTS = {"steps": "complexity_over_steps", "layers": "layer_bars", "variants": "variant_bars", "pareto": "pareto"}
 
 
@@ -207,6 +238,7 @@ def run_plot(args) -> int:
     from . import plot
     from .analysis import read_table
 
+    _check_out(args.out, suffixes=IMAGE_SUFFIXES)
     table = read_table(args.table)
     draw = getattr(plot, PLOTS[args.kind])
     fig = draw(table, estimator=args.estimator) if args.kind in ("layers", "pareto") else draw(table)

@@ -35,3 +35,7 @@ class TooSmall(KComplexityError):
 
 class SkippedTensorsWarning(UserWarning):
     """Some tensors of a source were not read (e.g. tensors inside lists of a ``.pt``)."""
+
+
+class CacheRecoveredWarning(UserWarning):
+    """The result cache was corrupt: it was moved aside and a new one started."""

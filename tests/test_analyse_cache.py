@@ -159,5 +159,5 @@ def test_allow_nonfinite_is_part_of_the_key(tmp_path):
 def test_unusable_cache_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "cache.sqlite"
     bad.write_text("this is not a database" * 100)
-    with pytest.raises(kcomplexity.errors.SourceError, match="cannot use this file as a result cache"):
+    with pytest.raises(kcomplexity.errors.SourceError, match="cannot use the result cache at .*--cache PATH.*--no-cache"):
         kcomplexity.analyse({"w": np.ones(4, np.float32)}, cache=bad)

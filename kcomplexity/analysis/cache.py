@@ -14,7 +14,10 @@ Default location: ``.kcomplexity-cache/cache.sqlite`` under the current director
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +25,10 @@ import xxhash
 
 from .._version import __version__
 from ..arrays import dtype_name
-from ..errors import SourceError
+from ..errors import CacheRecoveredWarning, SourceError
 
 DEFAULT_CACHE = Path(".kcomplexity-cache") / "cache.sqlite"
+SQLITE_MAGIC = b"SQLite format 3\x00"
 SCHEMA = ("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, estimate TEXT NOT NULL)",)
 
 
@@ -55,24 +59,65 @@ def resolve_cache_path(cache) -> Path | None:
 
 
 class Cache:
-    """SQLite result store; safe for several processes at once. Use as a context manager."""
+    """SQLite result store; safe for several processes at once. Use as a context manager.
+
+    A file that is not SQLite is refused (it may be the user's data); an SQLite file
+    with corrupt pages is moved aside to ``<name>.corrupt-<time>`` with a warning and
+    a new cache started. Rows that do not hold a well-formed estimate are never returned.
+    """
 
     def __init__(self, path, readonly: bool = False):
-        self.path = Path(path)
+        self.path, self.ignored_rows = Path(path), 0
         try:
             if readonly:
                 self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(self.path, timeout=60)
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=NORMAL")
-                with self.db:
-                    for statement in SCHEMA:
-                        self.db.execute(statement)
-        except sqlite3.DatabaseError as exc:
-            raise SourceError(f"{self.path}: cannot use this file as a result cache ({exc}); "
-                              "delete it or pass another cache= path") from exc
+                return
+            self._make_folder()
+            try:
+                self.db = self._open()
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError) or not self._is_sqlite():
+                    raise
+                self._move_aside(exc)
+                self.db = self._open()
+        except (sqlite3.Error, OSError) as exc:
+            raise SourceError(unusable(self.path, exc)) from None
+
+    def _make_folder(self) -> None:
+        folder = self.path.parent
+        if not folder.is_dir():
+            if folder.name != DEFAULT_CACHE.parent.name:
+                raise FileNotFoundError(f"the folder {folder} does not exist")
+            folder.mkdir()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            with db:
+                for statement in SCHEMA:
+                    db.execute(statement)
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {check}")
+            return db
+        except sqlite3.Error:
+            db.close()
+            raise
+
+    def _is_sqlite(self) -> bool:
+        with open(self.path, "rb") as f:
+            return f.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+
+    def _move_aside(self, exc: Exception) -> None:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{self.path}{suffix}")
+            if part.exists():
+                part.replace(f"{aside}{suffix}")
+        warnings.warn(f"{self.path}: the result cache was corrupt ({exc}); moved it to {aside} and started a "
+                      "new one", CacheRecoveredWarning, stacklevel=3)
 
     def __enter__(self) -> "Cache":
         return self
@@ -84,16 +129,52 @@ class Cache:
         self.db.close()
 
     def get(self, key: str) -> dict | None:
-        row = self.db.execute("SELECT estimate FROM results WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        """The stored estimate, or None when absent or not a well-formed estimate (counted in ``ignored_rows``)."""
+        try:
+            row = self.db.execute("SELECT estimate FROM results WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise SourceError(unusable(self.path, exc)) from None
+        estimate = valid_estimate(row[0]) if row else None
+        self.ignored_rows += bool(row) and estimate is None
+        return estimate
 
     def put(self, key: str, estimate: dict) -> None:
-        """Commit one finished estimate in a single transaction."""
-        with self.db:
-            self.db.execute("INSERT OR IGNORE INTO results VALUES (?, ?)", (key, json.dumps(estimate)))
+        """Commit one finished estimate in a single transaction (replacing an invalid row)."""
+        try:
+            with self.db:
+                self.db.execute("INSERT OR REPLACE INTO results VALUES (?, ?)", (key, json.dumps(estimate)))
+        except sqlite3.Error as exc:
+            raise SourceError(unusable(self.path, exc)) from None
 
     def __len__(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+
+def unusable(path: Path, exc: Exception) -> str:
+    return (f"cannot use the result cache at {path} ({exc}): pass another file with --cache PATH "
+            "(API: cache=PATH), or run without a cache: --no-cache (cache=False)")
+
+
+FIELDS = {"estimator": str, "n_values": int, "dtype": str, "raw_bits": int, "bits": (int, float),
+          "bits_per_value": (int, float), "ratio": (int, float), "lossless": bool, "seconds": (int, float),
+          "details": dict}
+
+
+def valid_estimate(text) -> dict | None:
+    """The row as an Estimate dict if it is one (types, non-negative numbers), else None."""
+    try:
+        row = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if not isinstance(row, dict) or not all(isinstance(row.get(k), t) for k, t in FIELDS.items()):
+        return None
+    skipped = row.get("skipped")
+    if skipped is not None and not isinstance(skipped, str) or isinstance(row["n_values"], bool):
+        return None
+    numbers = [row[k] for k in ("n_values", "raw_bits", "bits", "seconds")]
+    if skipped is None and not all(math.isfinite(x) and x >= 0 for x in numbers):
+        return None
+    return row
 
 
 def lookup(path, key: str) -> dict | None:

@@ -3,15 +3,50 @@
 ``run_all(fn, tasks, workers, executor)`` yields ``(index, result)`` as tasks
 finish, in completion order. ``executor``: None (local: in-process when
 ``workers <= 1``, else a ``ProcessPoolExecutor`` of ``workers`` processes), a Dask
-scheduler address (``"tcp://host:8786"``; a client is opened and closed here), a
+scheduler address (``"tcp://host:8786"``; a client is opened and closed here, see
+``connect_dask`` for the connect timeout), a
 ``distributed.Client``, or any ``concurrent.futures.Executor``.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
+import ctypes.util
+import os
+import re
+import signal
+import socket
+import struct
+import threading
+import time
 from collections.abc import Callable, Iterator
 
 from ..errors import InputError
+
+CONNECT_TIMEOUT = 10.0      # seconds to reach a Dask scheduler and receive its handshake
+MAX_HANDSHAKE = 1 << 20     # a Dask handshake message is a few hundred bytes
+PR_SET_PDEATHSIG = 1        # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """Pool initializer: this worker exits when ``parent`` dies, even by SIGKILL.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``; elsewhere a daemon thread polls the parent id."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        armed = False
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _serial(fn, tasks) -> Iterator:
@@ -38,16 +73,59 @@ def _dask(client, fn, tasks) -> Iterator:
     yield from _futures(submit, as_completed, fn, tasks)
 
 
-def _dask_client(address: str):
+def _host_port(address: str) -> tuple[str, int]:
+    """``tcp://host:port`` (or ``host:port``) -> (host, port); anything else is an InputError."""
+    m = re.fullmatch(r"(?:tcp://)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})", address.strip())
+    if not m or not 0 < int(m.group(2)) < 65536:
+        raise InputError(f"{address[:80]!r} is not a Dask scheduler address: write tcp://HOST:PORT, "
+                         "e.g. tcp://127.0.0.1:8786")
+    return m.group(1).strip("[]"), int(m.group(2))
+
+
+def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Fail within ``timeout`` seconds unless a Dask peer answers at ``address``.
+
+    A Dask comm sends its handshake first: an 8-byte little-endian length of a small
+    message. A port that accepts and stays silent (or an HTTP server, which waits for
+    a request) sends nothing, and is refused here before distributed talks to it.
+    """
+    host, port = _host_port(address)
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            head = b""
+            while len(head) < 8:
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except socket.timeout:
+        raise InputError(f"the peer at {address} accepted a connection but did not answer as a Dask scheduler "
+                         f"within {timeout:g} s; check the address and port (--connect-timeout sets the wait)") from None
+    except OSError as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {address} ({exc.strerror or exc}); check the address "
+                         "(tcp://host:8786) and that the scheduler is running") from None
+    if len(head) < 8 or not 0 < struct.unpack("<Q", head)[0] <= MAX_HANDSHAKE:
+        raise InputError(f"the peer at {address} is not a Dask scheduler (it answered {head[:8]!r}); "
+                         "check the address and port")
+
+
+def connect_dask(address: str, timeout: float = CONNECT_TIMEOUT):
+    """A ``distributed.Client`` for a scheduler address, or InputError within about ``timeout`` seconds."""
     try:
         from distributed import Client
     except ImportError:
         raise InputError("a Dask address was given but dask.distributed is not installed: "
                          "pip install 'kcomplexity[dask]'") from None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 3600:
+        raise InputError(f"the connect timeout must be a number of seconds in (0, 3600], got {timeout!r}")
+    if not address.startswith("inproc://"):  # inproc: a scheduler inside this process
+        check_scheduler(address, timeout)
     try:
-        return Client(address, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise InputError(f"cannot reach the Dask scheduler at {address!r} ({exc}); check the address "
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError, MemoryError) as exc:
+        raise InputError(f"cannot connect to the Dask scheduler at {address!r} ({exc}); check the address "
                          "(tcp://host:8786) and that the scheduler is running") from None
 
 
@@ -61,11 +139,12 @@ def run_all(fn: Callable, tasks: list, workers: int = 1, executor=None) -> Itera
         if workers == 1:
             yield from _serial(fn, tasks)
             return
-        with cf.ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+        with cf.ProcessPoolExecutor(max_workers=min(workers, len(tasks)), initializer=die_with_parent,
+                                    initargs=(os.getpid(),)) as pool:
             yield from _futures(pool.submit, cf.as_completed, fn, tasks)
         return
     if isinstance(executor, str):
-        client = _dask_client(executor)
+        client = connect_dask(executor)
         try:
             yield from _dask(client, fn, tasks)
         finally:

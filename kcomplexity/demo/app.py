@@ -124,13 +124,13 @@ def run_demo(out: "str | Path" = "report", epochs: int | None = None, quick: boo
     shows analyse's bar (None: when stderr is a terminal). Writes ``out/results.parquet``,
     ``out/results.csv``, ``out/summary.csv``, ``out/*.png`` and ``out/report.md``.
     """
-    from ..analysis import write_table
+    from ..analysis import check_output, write_table
     from . import findings, report
 
     epochs = epochs or (3 if quick else 10)
     if not isinstance(epochs, int) or epochs < 2:
         raise InputError(f"the demo needs at least 2 epochs (pruning happens half-way), got {epochs!r}")
-    out = Path(out)
+    out = check_output(out, folder=True)
     runs_dir = out / "runs"
     shutil.rmtree(runs_dir, ignore_errors=True)  # a stale series would mix into this run's table
     set_threads()
