@@ -46,6 +46,17 @@ class Stream:
         codes = np.ascontiguousarray(self.data.reshape(-1).astype(width, copy=False))
         return memoryview(codes.view(np.uint8))
 
+    def from_bytes(self, payload: bytes) -> np.ndarray:
+        """Invert ``to_bytes``: this stream's data (same dtype and shape) read from ``payload``."""
+        n = self.data.size
+        if self.nsymbols is None:
+            out = np.frombuffer(payload, dtype=self.data.dtype.newbyteorder("<"))
+        elif self.nsymbols == 2:
+            out = np.unpackbits(np.frombuffer(payload, np.uint8))[:n]
+        else:
+            out = np.frombuffer(payload, np.uint8 if self.nsymbols <= 256 else np.dtype("<u2"))
+        return out.astype(self.data.dtype).reshape(self.data.shape)
+
 
 def cut_blocks(flat: np.ndarray, size: int, segments: tuple[int, ...] | None = None) -> tuple[np.ndarray, int]:
     """``flat`` as rows of ``size`` values, each segment (or the whole, when ``segments`` is
@@ -103,8 +114,7 @@ class Raw(Encoding):
         return Encoded([Stream("raw", little_endian(x).reshape(-1))])
 
     def decode(self, enc, shape, dtype):
-        data = enc.streams[0].data
-        return np.frombuffer(bytes(Stream("raw", data).to_bytes()), dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
+        return np.ascontiguousarray(enc.streams[0].data).astype(dtype, copy=False).reshape(shape)
 
 
 class Fields(Encoding):
@@ -367,6 +377,7 @@ class Bitplanes(Encoding):
     """
     family = "bitplanes"
     pattern = "bitplanesB[-sym|-minmax|-pNN][-tiled]"
+    lossless = False
     TILES = {4: (2, 2), 8: (4, 2)}
 
     def __init__(self, bits: int = 8, scheme: str = "asym", robust: float | None = 99.9, tiled: bool = False):
@@ -374,7 +385,6 @@ class Bitplanes(Encoding):
         if tiled and bits not in self.TILES:
             raise SpecError(f"tiled bit-planes exist for 4 or 8 bits, got {bits}")
         self.tiled = tiled
-        self.lossless = False
 
     @property
     def bits(self) -> int:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .coders import Coder, Compressor
+from .coders import Coder
 from .encodings import Encoded, Encoding, Stream
 from .errors import SpecError, TooSmall, VerificationError
 from .io.model_stream import ModelStream
@@ -57,7 +57,8 @@ class Pipeline:
 
     @property
     def lossless(self) -> bool:
-        return self.encoding.lossless and isinstance(self.coder, Compressor)
+        """True when ``bits`` describe the exact input given shape and dtype (both parts declare it)."""
+        return self.encoding.lossless and self.coder.lossless
 
     def __repr__(self) -> str:
         return f"Pipeline({self.spec!r})"
@@ -77,10 +78,11 @@ class Pipeline:
             coded = {s.name: self.coder.code(s) for s in encoded.streams}
         except TooSmall as exc:
             return self._record(model, float("nan"), {}, time.perf_counter() - start, skipped=str(exc))
+        details = self._details(encoded, coded)
         if verify:
-            self._verify(model, encoded, coded)
+            details["verified_bits"] = self._verify(model, encoded, coded)
         bits = encoded.side_bits + sum(c.bits for c in coded.values())
-        return self._record(model, bits, self._details(encoded, coded), time.perf_counter() - start)
+        return self._record(model, bits, details, time.perf_counter() - start)
 
     def _record(self, model: ModelStream, bits, details, seconds, skipped=None) -> Estimate:
         n, raw_bits = model.n_values, model.raw_bits
@@ -100,30 +102,22 @@ class Pipeline:
                     details[key] = value
         return details
 
-    def _verify(self, model: ModelStream, encoded: Encoded, coded: dict) -> None:
-        """Decode every frame and, for a lossless encoding, the tensor; raise if anything differs."""
-        if not isinstance(self.coder, Compressor):
-            raise SpecError(f"verify=True needs a byte compressor; {self.coder.spec!r} produces no frame")
-        decoded_streams = []
+    def _verify(self, model: ModelStream, encoded: Encoded, coded: dict) -> float:
+        """Decode every stream through its real bitstream and, for a lossless encoding, every
+        tensor; raise VerificationError if anything differs. Returns the real length in bits."""
+        if not self.coder.lossless:
+            raise SpecError(f"verify=True needs a lossless coder (a compressor, entropy or motif-S); "
+                            f"{self.coder.spec!r} is an estimate with no decoder")
+        decoded_streams, real_bits = [], encoded.side_bits
         for s in encoded.streams:
-            payload = self.coder.decompress(coded[s.name].frame)
-            if payload != bytes(s.to_bytes()):
+            data, bits = self.coder.roundtrip(s, coded[s.name])
+            if data.dtype != s.data.dtype or data.tobytes() != np.ascontiguousarray(s.data).tobytes():
                 raise VerificationError(f"{self.spec}: stream {s.name!r} did not decode to its input")
-            decoded_streams.append(Stream(s.name, stream_from_bytes(payload, s), s.nsymbols))
+            decoded_streams.append(Stream(s.name, data, s.nsymbols))
+            real_bits += bits
         if self.encoding.lossless:
             model.check_decoded(model.decode(self.encoding, Encoded(decoded_streams)), self.spec)
-
-
-def stream_from_bytes(payload: bytes, like: Stream) -> np.ndarray:
-    """Invert ``Stream.to_bytes`` for a stream shaped like ``like``."""
-    n = like.data.size
-    if like.nsymbols is None:
-        out = np.frombuffer(payload, dtype=like.data.dtype.newbyteorder("<"))
-    elif like.nsymbols == 2:
-        out = np.unpackbits(np.frombuffer(payload, np.uint8))[:n]
-    else:
-        out = np.frombuffer(payload, np.uint8 if like.nsymbols <= 256 else np.dtype("<u2"))
-    return out.astype(like.data.dtype).reshape(like.data.shape)
+        return real_bits
 
 
 def estimate(x, estimator: "str | Pipeline | list" = DEFAULT_ESTIMATOR, *, verify: bool = False,

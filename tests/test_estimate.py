@@ -35,9 +35,12 @@ def test_list_of_specs_returns_one_each(rng):
     assert not out[1].lossless
 
 
-def test_lossy_pipelines_are_labelled():
-    assert not kc.parse("q8|lzma-9").lossless and not kc.parse("raw|entropy").lossless
-    assert kc.parse("fields|zstd-3").lossless
+def test_lossless_is_declared_by_encoding_and_coder():
+    assert not kc.parse("q8|lzma-9").lossless and not kc.parse("sign|bdm").lossless
+    assert not kc.parse("bitplanes8|entropy").lossless and not kc.parse("raw|bdm").lossless
+    for spec in ("fields|zstd-3", "raw|entropy", "fields|entropy", "raw|motif-4", "fields|motif-8"):
+        assert kc.parse(spec).lossless, spec
+    assert kc.encodings.Bitplanes.lossless is False and kc.encodings.Bitplanes(8).lossless is False
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64,

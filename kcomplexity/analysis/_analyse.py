@@ -243,7 +243,7 @@ def _estimator_specs(estimators, delta: bool) -> tuple[list[str], list[str]]:
     deltas = [delta_spec(s)[len(PREFIX):] for s in specs if parse(s).lossless] if delta else []
     if delta and not deltas:
         raise InputError(f"delta=True needs at least one lossless estimator (raw|... or fields|... with a "
-                         f"compressor); got {specs}")
+                         f"compressor, entropy or motif-S); got {specs}")
     return specs, deltas
 
 

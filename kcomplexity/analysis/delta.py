@@ -24,7 +24,8 @@ def delta_spec(spec: str) -> str:
     """``"delta:<spec>"`` for a lossless ``spec``; SpecError otherwise."""
     pipeline = parse(spec)
     if not pipeline.lossless:
-        raise SpecError(f"delta needs a lossless estimator (raw|... or fields|... with a compressor), got "
+        raise SpecError(f"delta needs a lossless estimator (raw|... or fields|... with a compressor, entropy or "
+                        f"motif-S), got "
                         f"{pipeline.spec!r}: the XOR delta between checkpoints is only meaningful bit for bit")
     return PREFIX + pipeline.spec
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..encodings import Stream
 from ..errors import SpecError
 from ..specced import Specced
@@ -17,11 +19,24 @@ class Coded:
 
 class Coder(Specced):
     """Base class. Subclasses set ``family`` and ``pattern`` (e.g. "zstd-L (L = 1..22)")
-    and implement ``code``."""
+    and implement ``code``.
+
+    ``lossless = True`` declares that ``bits`` describe the stream exactly (a decodable
+    upper bound) and that ``roundtrip`` writes and reads the real bitstream; estimates
+    (BDM) keep ``lossless = False``.
+    """
     kind = "coder"
+    lossless = False
 
     def code(self, stream: Stream) -> Coded:
         raise NotImplementedError
+
+    def roundtrip(self, stream: Stream, coded: Coded) -> tuple[np.ndarray, float]:
+        """Write the real bitstream that ``coded`` measures and decode it: (the stream's data
+        as decoded, the real length in bits). Raises VerificationError when the real length is
+        more than 64 bits from ``coded.bits``."""
+        raise SpecError(f"{self.spec!r} is an estimate with no decoder: verify=True needs a lossless coder "
+                        "(a compressor, entropy or motif-S)")
 
 
 def parse_level(family: str, number: int | None, options: list[str], levels: range, default: int) -> int:

@@ -7,6 +7,7 @@ import lzma
 
 import brotli
 import lz4.frame
+import numpy as np
 import zstandard
 
 from ..encodings import Stream
@@ -15,6 +16,7 @@ from .base import Coded, Coder, parse_level
 
 class Compressor(Coder):
     """A byte coder with a level; subclasses implement compress/decompress."""
+    lossless = True
     levels = range(0)
     default_level: int | None = None
 
@@ -41,6 +43,9 @@ class Compressor(Coder):
     def code(self, stream: Stream) -> Coded:
         frame = self.compress(stream.to_bytes())
         return Coded(8 * len(frame), frame=frame)
+
+    def roundtrip(self, stream: Stream, coded: Coded) -> tuple[np.ndarray, float]:
+        return stream.from_bytes(self.decompress(coded.frame)), 8 * len(coded.frame)
 
 
 class Gzip(Compressor):

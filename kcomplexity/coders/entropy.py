@@ -5,9 +5,10 @@ import math
 
 import numpy as np
 
-from ..arrays import bit_patterns
+from ..arrays import UINT_OF_SIZE, bit_patterns
 from ..encodings import Stream
 from .base import Coded, Coder
+from .rangecode import check_length, decode_static, encode_static, read_histogram, write_histogram
 
 
 def counts_of(stream: Stream) -> tuple[np.ndarray, int]:
@@ -42,12 +43,36 @@ def histogram_bits(counts: np.ndarray, alphabet: int) -> int:
     return 1 + min(dense, sparse)
 
 
+def symbols_of(stream: Stream) -> tuple[np.ndarray, int]:
+    """The stream's symbols as uint64 (codes, or the bit patterns of raw values) and the alphabet size."""
+    data = stream.data.reshape(-1)
+    if stream.nsymbols is not None:
+        return data.astype(np.uint64), stream.nsymbols
+    return bit_patterns(data).astype(np.uint64), 1 << (8 * data.dtype.itemsize)
+
+
 class Entropy(Coder):
-    """n x H(symbols) + histogram bits. An estimate of an ideal arithmetic coder's output."""
+    """n x H(symbols) + histogram bits: the ideal length of a static order-0 arithmetic code
+    plus its histogram. ``roundtrip`` writes the real code (histogram fields + range coder)."""
     family, pattern = "entropy", "entropy"
+    lossless = True
 
     def code(self, stream: Stream) -> Coded:
         counts, alphabet = counts_of(stream)
         h = entropy_bits(counts)
         hist = histogram_bits(counts, alphabet)
         return Coded(h + hist, {"entropy_bits": h, "histogram_bits": hist, "distinct": len(counts)})
+
+    def roundtrip(self, stream: Stream, coded: Coded) -> tuple[np.ndarray, float]:
+        symbols, alphabet = symbols_of(stream)
+        present, ranks, counts = np.unique(symbols, return_inverse=True, return_counts=True)
+        table = write_histogram(present, counts, alphabet, symbols.size)
+        words = encode_static(ranks.reshape(-1), counts)
+        what = f"{self.spec} stream {stream.name!r}"
+        check_length(len(table), coded.details["histogram_bits"], what + " (histogram)")
+        check_length(32 * len(words), coded.details["entropy_bits"], what)
+        got_symbols, got_counts = read_histogram(table, alphabet, symbols.size)
+        decoded = got_symbols[decode_static(words, got_counts, symbols.size)]
+        if stream.nsymbols is None:
+            decoded = decoded.astype(UINT_OF_SIZE[stream.data.dtype.itemsize]).view(stream.data.dtype)
+        return decoded.astype(stream.data.dtype).reshape(stream.data.shape), len(table) + 32 * len(words)

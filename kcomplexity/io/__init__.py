@@ -57,6 +57,7 @@ def load(source, include=None, exclude=None, min_ndim: int = 0, buffers: bool = 
     return Weights(checkpoint, selection.names(checkpoint.info()))
 
 
-__all__ = ["Checkpoint", "CheckpointRef", "FILE_SUFFIXES", "ModelStream", "model_order", "Selection", "Weights", "discover", "load",
+__all__ = ["Checkpoint", "CheckpointRef", "FILE_SUFFIXES", "ModelStream", "model_order",
+           "Selection", "Weights", "discover", "load",
            "natural_key", "open_cached", "open_path", "open_source", "read_metrics", "steps_from_name",
            "torch_load"]
