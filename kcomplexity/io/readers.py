@@ -313,11 +313,7 @@ def is_checkpoint_dir(path: Path) -> bool:
 
 def _open_model_dir(path: Path) -> Checkpoint:
     if (path / HF_INDEX).is_file():
-        try:
-            weight_map = json.loads((path / HF_INDEX).read_text())["weight_map"]
-        except (ValueError, KeyError) as exc:
-            raise SourceError(f"{path / HF_INDEX}: not a valid shard index ({exc}); it needs a 'weight_map'") from exc
-        shards = sorted(set(weight_map.values()))
+        shards = _shards(path)
         missing = [s for s in shards if not (path / s).is_file()]
         if missing:
             raise SourceError(f"{path}: shards listed in {HF_INDEX} are missing: {missing}; download them")
@@ -328,6 +324,24 @@ def _open_model_dir(path: Path) -> Checkpoint:
         ckpt = TorchCheckpoint(path / "pytorch_model.bin")
     ckpt.metadata.update(_trainer_state(path))
     return ckpt
+
+
+def _shards(path: Path) -> list[str]:
+    """Shard file names of a ``model.safetensors.index.json``; each must be a plain name inside ``path``."""
+    index = path / HF_INDEX
+    try:
+        weight_map = json.loads(index.read_text())["weight_map"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SourceError(f"{index}: not a valid shard index ({exc}); it needs a 'weight_map'") from None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise SourceError(f"{index}: 'weight_map' must map tensor names to shard file names "
+                          '({"layer.weight": "model-00001-of-00002.safetensors", ...}); fix the index')
+    shards = sorted(set(weight_map.values()))
+    outside = [s for s in shards if Path(s).is_absolute() or Path(s).name != s or s in ("", ".", "..")]
+    if outside:
+        raise SourceError(f"{index}: shards {outside[:3]} lie outside the model folder; refused. A shard index "
+                          "names files inside its own folder")
+    return shards
 
 
 def _trainer_state(path: Path) -> dict:
