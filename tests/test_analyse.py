@@ -1,5 +1,6 @@
 """analyse: known answers against estimate(), per-model order, metrics merge, delta, executors."""
 import json
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -158,15 +159,18 @@ def test_user_errors_name_the_fix():
         kcomplexity.analyse({"w": np.ones(3, np.float32)}, "raw|nope", cache=False)
 
 
-def test_file_tasks_ship_paths_not_arrays(tmp_path):
-    from kcomplexity.analysis._analyse import plan
+def test_file_tasks_ship_lazy_readers_not_arrays(tmp_path):
+    from kcomplexity.analysis._analyse import _estimators, plan
     from kcomplexity.io import Selection, discover
 
     series = make_series(tmp_path / "run", 2)
-    units = plan(discover(series), ["raw|zstd-3"], ["raw|zstd-3"], Selection.make(), "tensor", None, False)
-    assert len(units) == 2 * 2 + 2  # two tensors x two checkpoints, plus deltas at the second checkpoint
-    assert all(isinstance(u.task.source, str) and u.task.source.endswith(".safetensors") for u in units)
-    assert [u.task.previous.endswith("epoch_0000.safetensors") for u in units if u.task.delta] == [True, True]
+    pipelines, deltas = _estimators(["raw|zstd-3", "q8|entropy"], delta=True)
+    jobs = plan(discover(series), pipelines, deltas, Selection.make(), "tensor", None, False)
+    assert [len(j.rows) for j in jobs] == [2, 2, 3, 3]  # both specs per tensor, the lossless one's delta after
+    assert [r.estimator for r in jobs[-1].rows] == ["raw|zstd-3", "q8|entropy", "delta:raw|zstd-3"]
+    assert all(len(pickle.dumps(j.task)) < 2000 for j in jobs)  # a 64x64 float32 tensor alone is 16 kB
+    assert [j.task.previous.label.endswith("epoch_0000.safetensors") for j in jobs[2:]] == [True, True]
+    assert jobs[2].task.previous is jobs[0].task.checkpoint  # one opened reader per checkpoint
 
 
 def test_progress_bar_goes_to_stderr(capsys):

@@ -1,29 +1,32 @@
 """``analyse``: checkpoints x tensors x estimators -> one long-form DataFrame.
 
-The unit of work is (checkpoint, tensor, estimator). File tensors are read inside
-the worker (a task carries the path and tensor names, never the array); in-memory
-sources ship just the arrays a task needs. Finished rows are committed to the
-SQLite cache one by one as they arrive, so an interrupted run resumes where it
-stopped.
+Planned once in the parent: each checkpoint is opened once (``CheckpointRef.open``)
+and each spec parsed once. The unit of work is a ``Task``: one tensor group (a
+tensor, or for ``per="model"`` the joined model) of one checkpoint with every
+Pipeline on it, plus its ``Delta`` estimators against the previous checkpoint. A
+task carries the opened checkpoint: a file checkpoint travels as its lazy reader
+(a torch file as its path), never as arrays; an in-memory source ships just the
+arrays the task needs. The worker reads and hashes the group once, looks every
+row up in the cache (the only place a key is computed), and returns one ``Outcome`` per row (the Estimate as a dict,
+or the KComplexityError object raised). Finished rows are committed to the SQLite
+cache one by one as they arrive, so an interrupted run resumes where it stopped.
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
-
-from .. import errors
 from ..errors import InputError, KComplexityError
-from ..estimators import DEFAULT_ESTIMATOR, parse
+from ..estimators import DEFAULT_ESTIMATOR, Pipeline, parse
 from ..io import CheckpointRef, ModelStream, Selection, discover, model_order
-from ..io.readers import Checkpoint, MemoryCheckpoint, open_cached
+from ..io.readers import Checkpoint, MemoryCheckpoint
 from .cache import Cache, content_hash, lookup, resolve_cache_path, result_key
 from ._sparsity import sparsity_options, vector_sparsity
-from .delta import PREFIX, delta_spec, xor_delta
+from .delta import Delta, delta_for
 from .executors import run_all
 
 MODEL_TENSOR = "<model>"
@@ -33,73 +36,86 @@ COLUMNS = ["checkpoint", "step", "tensor", "shape", "n_params", "estimator", "bi
 
 @dataclass
 class Task:
-    """One work unit as shipped to a worker: where to read, which tensors, which estimator."""
-    source: object                  # absolute path, or a MemoryCheckpoint holding just ``names``
+    """One tensor group of one checkpoint, as shipped to a worker, with every estimator to run on it."""
+    checkpoint: Checkpoint
     names: tuple[str, ...]
-    spec: str                       # pipeline spec, without the delta prefix
-    concat: bool = False            # per="model": join the tensors into one stream
-    delta: bool = False             # estimate K(w_t | w_{t-1}) from the XOR delta
-    previous: object = None         # source of w_{t-1} for a delta task
+    pipelines: tuple[Pipeline, ...]
+    concat: bool = False                               # per="model": join the tensors into one stream
+    previous: Checkpoint | None = None                 # w_{t-1} for the delta estimators
+    deltas: tuple[tuple[Delta, Pipeline], ...] = ()
     cache_path: str | None = None
     allow_nonfinite: bool = False
 
-    @property
-    def estimator(self) -> str:
-        return (PREFIX if self.delta else "") + self.spec
+
+@dataclass
+class Outcome:
+    """One row's result from a worker: the Estimate as a dict, or the error raised measuring it."""
+    result: dict | KComplexityError
+    key: str | None = None  # cache key to store the result under; None when it came from the cache
 
 
 @dataclass
-class Unit:
+class Row:
     """Parent-side identity of one output row."""
     ref: CheckpointRef
     tensor: str
     shape: str
     n_params: int
-    task: Task
+    estimator: str
+    lossless: bool
     skipped: str | None = None      # decided before running (delta without a matching predecessor)
     result: dict = field(default_factory=dict)
 
 
+@dataclass
+class Job:
+    """A task and the rows its outcomes fill, in order (rows skipped at planning get no outcome)."""
+    task: Task
+    rows: list[Row]
+
+
 # ---------------------------------------------------------------- worker side
-def _read(source, names) -> list[np.ndarray]:
-    checkpoint = source if isinstance(source, Checkpoint) else open_cached(source)
-    return [checkpoint.read(n) for n in names]
-
-
 def model_stream(names, arrays: list[np.ndarray], allow_nonfinite: bool) -> ModelStream:
     """The task's tensors as one ``ModelStream`` (one tensor, or a whole model joined in task order)."""
     return ModelStream(dict(zip(names, arrays)), allow_nonfinite=allow_nonfinite)
 
 
-def _key(task: Task, arrays: list[np.ndarray], previous: list[np.ndarray] | None) -> str:
-    """Cache key of a task: the hash of the bytes it reads (never a file's size or mtime) and its options."""
+def _inputs(task: Task) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    arrays = [task.checkpoint.read(n) for n in task.names]
+    return arrays, [task.previous.read(n) for n in task.names] if task.deltas else []
+
+
+def _keys(task: Task, arrays: list[np.ndarray], previous: list[np.ndarray]) -> list[str]:
+    """Cache key of each row of a task: the hash of the bytes it reads (never a file's stat), spec, options."""
     content = content_hash(arrays, task.concat)
-    if previous is not None:
-        content += "^" + content_hash(previous, task.concat)
-    return result_key(content, task.estimator, task.allow_nonfinite)
+    keys = [result_key(content, p.spec, task.allow_nonfinite) for p in task.pipelines]
+    if previous:
+        pair = f"{content}^{content_hash(previous, task.concat)}"
+        keys += [result_key(pair, kind.label(p), task.allow_nonfinite) for kind, p in task.deltas]
+    return keys
 
 
-def _inputs(task: Task) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
-    previous = None if task.previous is None else _read(task.previous, task.names)
-    return _read(task.source, task.names), previous
+def _outcome(cache_path: str | None, key: str, measure) -> Outcome:
+    cached = lookup(cache_path, key)
+    if cached is not None:
+        return Outcome(cached)
+    try:
+        return Outcome(measure().to_dict(), key)
+    except KComplexityError as exc:
+        return Outcome(exc)
 
 
-def run_task(task: Task) -> tuple[str | None, dict]:
-    """Read, hash, consult the cache, estimate. Returns ``(cache key, Estimate as dict)``."""
+def run_task(task: Task) -> list[Outcome]:
+    """Read and hash the group once; one Outcome per pipeline, then per delta estimator."""
     try:
         arrays, previous = _inputs(task)
         x = model_stream(task.names, arrays, task.allow_nonfinite)
-        if previous is not None:
-            old = model_stream(task.names, previous, True).tensors
-            x = model_stream(task.names, [xor_delta(a, b) for a, b in zip(x.tensors, old)], True)
-        key = _key(task, arrays, previous)
-        cached = lookup(task.cache_path, key)
-        if cached is not None:
-            return key, cached
-        estimate = parse(task.spec).estimate(x, allow_nonfinite=True)
-        return key, estimate.to_dict()
+        before = model_stream(task.names, previous, True) if previous else None
     except KComplexityError as exc:
-        return None, {"error": str(exc), "type": type(exc).__name__}
+        return [Outcome(exc)] * (len(task.pipelines) + len(task.deltas))
+    measures = [lambda p=p: p.estimate(x, allow_nonfinite=True) for p in task.pipelines]
+    measures += [lambda kind=kind, p=p: kind.estimate(p, x, before) for kind, p in task.deltas]
+    return [_outcome(task.cache_path, key, measure) for key, measure in zip(_keys(task, arrays, previous), measures)]
 
 
 # ---------------------------------------------------------------- planning
@@ -109,10 +125,11 @@ def _shape(info: dict, names: tuple, concat: bool) -> tuple[str, int]:
     return ("x".join(map(str, shapes[0])) if not concat else str(n)), n
 
 
-def _ship(ref: CheckpointRef, checkpoint: Checkpoint, names: tuple):
-    """What a task carries: the path for files, else a checkpoint with only the needed arrays."""
+def _ship(ref: CheckpointRef, names: tuple) -> Checkpoint:
+    """What a task carries: the opened file checkpoint, else a checkpoint with only the needed arrays."""
+    checkpoint = ref.open()
     if isinstance(ref.source, str):
-        return ref.source
+        return checkpoint
     return MemoryCheckpoint({n: checkpoint.read(n) for n in names}, checkpoint.label)
 
 
@@ -126,7 +143,7 @@ def _groups(names: list[str], per: str, info: dict, carries_order: bool) -> list
 
 
 def _delta_skip(prev, label: str, group: tuple, info: dict) -> str | None:
-    prev_ref, prev_info, prev_names = prev
+    prev_ref, prev_info, prev_names, _ = prev
     if label == MODEL_TENSOR and set(prev_names) != set(group):
         return f"the selected tensors differ from those of {prev_ref.name}"
     missing = [n for n in group if n not in prev_info]
@@ -137,94 +154,79 @@ def _delta_skip(prev, label: str, group: tuple, info: dict) -> str | None:
     return None
 
 
-def _delta_units(ref: CheckpointRef, prev, label: str, shape: str, n: int, base: Task, info: dict,
-                 deltas: list[str]) -> list[Unit]:
-    """``delta:<spec>`` rows of one tensor group against the previous checkpoint of its series."""
-    skip = _delta_skip(prev, label, base.names, info)
-    prev_source = None if skip else _ship(prev[0], prev[0].open(), base.names)
-    return [Unit(ref, label, shape, n, replace(base, spec=spec, delta=True, previous=prev_source), skipped=skip)
-            for spec in deltas]
-
-
-def plan(refs: list[CheckpointRef], specs: list[str], deltas: list[str], selection: Selection, per: str,
-         cache_path: str | None, allow_nonfinite: bool) -> list[Unit]:
-    """Every output row of the analysis, in (checkpoint, tensor, estimator) order."""
-    units, previous = [], {}
+def plan(refs: list[CheckpointRef], pipelines: list[Pipeline], deltas: list[tuple[Delta, Pipeline]],
+         selection: Selection, per: str, cache_path: str | None, allow_nonfinite: bool) -> list[Job]:
+    """Every task of the analysis with its output rows, in (checkpoint, tensor, estimator) order."""
+    jobs, previous = [], {}
     for ref in refs:
         checkpoint = ref.open()
         info = checkpoint.info()
         names = selection.names(info)
-        prev = previous.get(ref.series)
+        prev, shipped = previous.get(ref.series), {}
         for label, group in _groups(names, per, info, checkpoint.carries_order):
             shape, n = _shape(info, group, per == "model")
-            source = _ship(ref, checkpoint, group)
-            base = Task(source, group, "", per == "model", cache_path=cache_path, allow_nonfinite=allow_nonfinite)
-            units += [Unit(ref, label, shape, n, replace(base, spec=spec)) for spec in specs]
+            shipped[group] = _ship(ref, group)
+            task = Task(shipped[group], group, tuple(pipelines), per == "model", cache_path=cache_path,
+                        allow_nonfinite=allow_nonfinite)
+            rows = [Row(ref, label, shape, n, p.spec, p.lossless) for p in pipelines]
             if prev and deltas:
-                units += _delta_units(ref, prev, label, shape, n, base, info, deltas)
-        previous[ref.series] = (ref, info, names)
-    return units
+                skip = _delta_skip(prev, label, group, info)
+                rows += [Row(ref, label, shape, n, kind.label(p), kind.lossless, skipped=skip) for kind, p in deltas]
+                if skip is None:
+                    task.previous = prev[3].get(group) or _ship(prev[0], group)
+                    task.deltas = tuple(deltas)
+            jobs.append(Job(task, rows))
+        previous[ref.series] = (ref, info, names, shipped)
+    return jobs
 
 
 # ---------------------------------------------------------------- running
-def _from_cache(unit: Unit, cache: Cache | None) -> dict | None:
-    """In-memory tasks are looked up here; file tasks by the worker, which reads the bytes anyway."""
-    if cache is None or not isinstance(unit.task.source, Checkpoint):
-        return None
-    return cache.get(_key(unit.task, *_inputs(unit.task)))
+def _located(exc: KComplexityError, row: Row) -> KComplexityError:
+    """The worker's own exception, its message prefixed with the checkpoint and tensor."""
+    exc.args = (f"{row.ref.name}, tensor {row.tensor}: {exc}",)
+    return exc
 
 
-def _fail(unit: Unit, result: dict) -> KComplexityError:
-    cls = getattr(errors, result["type"], KComplexityError)
-    return cls(f"{unit.ref.name}, tensor {unit.tensor}: {result['error']}")
-
-
-def execute(units: list[Unit], cache: Cache | None, workers: int, executor, progress: bool) -> None:
-    """Fill ``unit.result`` for every unit: from the cache, or by running its task."""
+def execute(jobs: list[Job], cache: Cache | None, workers: int, executor, progress: bool) -> None:
+    """Fill ``row.result`` for every row to run: from the cache, or by running its task."""
     from tqdm import tqdm
 
-    bar = tqdm(total=len(units), desc="analyse", unit="est", disable=not progress, file=sys.stderr)
-    pending = []
-    for unit in units:
-        unit.result = {} if unit.skipped else (_from_cache(unit, cache) or {})
-        if unit.result or unit.skipped:
-            bar.update()
-        else:
-            pending.append(unit)
+    bar = tqdm(total=sum(len(j.rows) for j in jobs), desc="analyse", unit="est", disable=not progress,
+               file=sys.stderr)
     try:
-        for i, (key, result) in run_all(run_task, [u.task for u in pending], workers, executor):
-            unit = pending[i]
-            if key is None:
-                raise _fail(unit, result)
-            if cache is not None:
-                cache.put(key, result)
-            unit.result = result
-            bar.update()
+        for i, outcomes in run_all(run_task, [j.task for j in jobs], workers, executor):
+            rows = [r for r in jobs[i].rows if r.skipped is None]
+            for row, outcome in zip(rows, outcomes, strict=True):
+                if isinstance(outcome.result, KComplexityError):
+                    raise _located(outcome.result, row)
+                if cache is not None and outcome.key is not None:
+                    cache.put(outcome.key, outcome.result)
+                row.result = outcome.result
+            bar.update(len(jobs[i].rows))
     finally:
         bar.close()
 
 
 # ---------------------------------------------------------------- table
-def _row(unit: Unit) -> dict:
-    r = unit.result
-    skipped = unit.skipped or r.get("skipped")
-    bits = float("nan") if unit.skipped else r["bits"]
+def _row(row: Row) -> dict:
+    r = row.result
+    bits = float("nan") if row.skipped else r["bits"]
     details = r.get("details", {})
-    row = {"series": unit.ref.series, "checkpoint": unit.ref.name, "step": unit.ref.step, "tensor": unit.tensor,
-           "shape": unit.shape, "n_params": unit.n_params, "estimator": unit.task.estimator, "bits": bits,
-           "bits_per_param": bits / unit.n_params, "ratio": r.get("ratio", float("nan")),
-           "lossless": r.get("lossless", unit.task.delta or parse(unit.task.spec).lossless),
-           "seconds": r.get("seconds", 0.0), "skipped": skipped, "details": json.dumps(details, sort_keys=True)}
-    row.update(details.get("streams", {}))
-    for key, value in unit.ref.metrics.items():
-        row[key if key not in row else f"metric_{key}"] = value
-    return row
+    out = {"series": row.ref.series, "checkpoint": row.ref.name, "step": row.ref.step, "tensor": row.tensor,
+           "shape": row.shape, "n_params": row.n_params, "estimator": row.estimator, "bits": bits,
+           "bits_per_param": bits / row.n_params, "ratio": r.get("ratio", float("nan")),
+           "lossless": r.get("lossless", row.lossless), "seconds": r.get("seconds", 0.0),
+           "skipped": row.skipped or r.get("skipped"), "details": json.dumps(details, sort_keys=True)}
+    out.update(details.get("streams", {}))
+    for key, value in row.ref.metrics.items():
+        out[key if key not in out else f"metric_{key}"] = value
+    return out
 
 
-def to_frame(units: list[Unit]) -> "pd.DataFrame":
+def to_frame(jobs: list[Job]) -> "pd.DataFrame":
     import pandas as pd
 
-    df = pd.DataFrame([_row(u) for u in units])
+    df = pd.DataFrame([_row(r) for j in jobs for r in j.rows])
     if df["series"].isna().all():
         df = df.drop(columns="series")
     df["step"] = df["step"].astype("Int64")
@@ -232,19 +234,20 @@ def to_frame(units: list[Unit]) -> "pd.DataFrame":
 
 
 # ---------------------------------------------------------------- public entry point
-def _estimator_specs(estimators, delta: bool) -> tuple[list[str], list[str]]:
+def _estimators(estimators, delta: bool) -> tuple[list[Pipeline], list[tuple[Delta, Pipeline]]]:
+    """The parsed pipelines (each spec once) and, with ``delta``, the delta kind of each that has one."""
     if estimators is None:
         estimators = [DEFAULT_ESTIMATOR]
-    elif isinstance(estimators, str):
+    elif isinstance(estimators, (str, Pipeline)):
         estimators = [estimators]
-    specs = list(dict.fromkeys(parse(e).spec for e in estimators))
-    if not specs:
+    pipelines = list(dict.fromkeys(parse(e) for e in estimators))
+    if not pipelines:
         raise InputError("estimators is empty: pass at least one spec such as 'raw|zstd-3'")
-    deltas = [delta_spec(s)[len(PREFIX):] for s in specs if parse(s).lossless] if delta else []
+    deltas = [(kind, p) for p in pipelines if (kind := delta_for(p)) is not None] if delta else []
     if delta and not deltas:
         raise InputError(f"delta=True needs at least one lossless estimator (raw|... or fields|... with a "
-                         f"compressor, entropy or motif-S); got {specs}")
-    return specs, deltas
+                         f"compressor, entropy or motif-S); got {[p.spec for p in pipelines]}")
+    return pipelines, deltas
 
 
 def analyse(source, estimators=None, per: str = "tensor", workers: int = 1, executor=None, cache=True,
@@ -275,40 +278,39 @@ def analyse(source, estimators=None, per: str = "tensor", workers: int = 1, exec
     """
     if per not in ("tensor", "model"):
         raise InputError(f"per must be 'tensor' or 'model', got {per!r}")
-    specs, deltas = _estimator_specs(estimators, delta)
+    pipelines, deltas = _estimators(estimators, delta)
     sparsity = sparsity_options(sparsity)
     selection = Selection.make(include, exclude, min_ndim, floats_only)
     refs = discover(source, steps, buffers)
     cache_file = resolve_cache_path(cache)
     cache_path = os.path.abspath(cache_file) if cache_file else None
-    units = plan(refs, specs, deltas, selection, per, cache_path, allow_nonfinite)
-    if not units:
+    jobs = plan(refs, pipelines, deltas, selection, per, cache_path, allow_nonfinite)
+    if not jobs:
         raise InputError(f"no tensor selected in {len(refs)} checkpoint(s) (include={include}, exclude={exclude}, "
                          f"min_ndim={min_ndim}, floats_only={floats_only}): relax the selection")
     progress = sys.stderr.isatty() if progress is None else bool(progress)
     store = Cache(cache_file) if cache_file else None
     try:
-        execute(units, store, workers, executor, progress)
+        execute(jobs, store, workers, executor, progress)
     finally:
         if store is not None:
             store.close()
-    frame = to_frame(units)
-    return frame if sparsity is None else _with_sparsity(frame, units, sparsity)
+    frame = to_frame(jobs)
+    return frame if sparsity is None else _with_sparsity(frame, jobs, sparsity)
 
 
-def _with_sparsity(frame, units: list[Unit], options: dict):
+def _with_sparsity(frame, jobs: list[Job], options: dict):
     """``frame`` with ``sparsity``'s columns after ``bits_per_param``, computed once per tensor group."""
     import pandas as pd
 
-    memo: dict = {}
-    for u in units:
-        key = (id(u.ref), u.task.names)
-        if key not in memo:
-            values = model_stream(u.task.names, _read(u.task.source, u.task.names), True).values()
-            memo[key] = vector_sparsity(values, **options)
+    records = []
+    for job in jobs:
+        arrays, _ = _inputs(job.task)
+        record = vector_sparsity(model_stream(job.task.names, arrays, True).values(), **options)
+        records += [record] * len(job.rows)
     columns = list(frame.columns)
     at = columns.index("bits_per_param") + 1
-    extra = pd.DataFrame([memo[(id(u.ref), u.task.names)] for u in units], index=frame.index)
+    extra = pd.DataFrame(records, index=frame.index)
     return frame.join(extra)[columns[:at] + list(extra.columns) + columns[at:]]
 
 

@@ -1,33 +1,81 @@
-"""Conditional complexity between checkpoints: ``delta:<spec>`` bounds K(w_t | w_{t-1}).
+"""Conditional complexity between checkpoints: ``delta:<spec>`` rows bound K(w_t | w_{t-1}).
 
-The delta of two same-shape, same-dtype tensors is the bitwise XOR of their bit
-patterns, kept in the tensor's dtype: ``d = w_t XOR w_{t-1}``. It is exactly
-invertible (``w_t = w_{t-1} XOR d``), so a lossless ``<spec>`` applied to ``d``
-gives an upper bound on K(w_t | w_{t-1}) (up to the constant-size decoder). Weights
-that did not change give all-zero words; small updates leave sign and exponent
-untouched, so ``delta:fields|zstd-L`` shows which IEEE fields moved. Only lossless
-encodings (``raw``, ``fields``) are accepted: a lossy code of XOR words means nothing.
-The first checkpoint of a series has no predecessor and gets no delta rows.
+A delta kind is a ``Delta``: which pipelines it applies to, how its rows are named,
+and how it measures ``w_t`` given ``w_{t-1}``. ``analyse(delta=True)`` asks
+``delta_for(pipeline)`` for every estimator and adds one row per pipeline that has
+one; a new kind is one more ``Delta`` subclass in ``DELTAS``.
+
+``XorDelta`` (every lossless pipeline): the delta of two same-shape, same-dtype
+tensors is the bitwise XOR of their bit patterns, kept in the tensor's dtype:
+``d = w_t XOR w_{t-1}``. It is exactly invertible (``w_t = w_{t-1} XOR d``), so a
+lossless ``<spec>`` applied to ``d`` gives an upper bound on K(w_t | w_{t-1}) (up to
+the constant-size decoder). Weights that did not change give all-zero words; small
+updates leave sign and exponent untouched, so ``delta:fields|zstd-L`` shows which
+IEEE fields moved. A lossy code of XOR words means nothing, so lossy pipelines get
+no XOR delta. The first checkpoint of a series has no predecessor and no delta rows.
 """
 from __future__ import annotations
+
+from abc import ABC, abstractmethod
 
 import numpy as np
 
 from ..arrays import bit_patterns
 from ..errors import SpecError
-from ..estimators import parse
+from ..estimators import Estimate, Pipeline, parse
+from ..io import ModelStream
 
 PREFIX = "delta:"
 
 
+class Delta(ABC):
+    """One kind of conditional estimate of a checkpoint given its predecessor."""
+    prefix: str = PREFIX
+    lossless: bool = False
+
+    @abstractmethod
+    def accepts(self, pipeline: Pipeline) -> bool:
+        """True when this kind gives ``pipeline`` a delta row."""
+
+    def label(self, pipeline: Pipeline) -> str:
+        """The row's estimator name, e.g. ``"delta:raw|zstd-3"``."""
+        return self.prefix + pipeline.spec
+
+    @abstractmethod
+    def estimate(self, pipeline: Pipeline, current: ModelStream, previous: ModelStream) -> Estimate:
+        """Bits of ``current`` given ``previous`` (same names, shapes and dtypes) under ``pipeline``."""
+
+
+class XorDelta(Delta):
+    """``pipeline`` applied to the XOR of the bit patterns: an upper bound on K(w_t | w_{t-1})."""
+    lossless = True
+
+    def accepts(self, pipeline: Pipeline) -> bool:
+        return pipeline.lossless
+
+    def estimate(self, pipeline: Pipeline, current: ModelStream, previous: ModelStream) -> Estimate:
+        xor = [xor_delta(a, b) for a, b in zip(current.tensors, previous.tensors, strict=True)]
+        return pipeline.estimate(ModelStream(dict(zip(current.names, xor)), allow_nonfinite=True),
+                                 allow_nonfinite=True)
+
+
+DELTAS: list[Delta] = [XorDelta()]
+
+
+def delta_for(pipeline: Pipeline) -> Delta | None:
+    """The first delta kind that accepts ``pipeline``, or None."""
+    return next((d for d in DELTAS if d.accepts(pipeline)), None)
+
+
 def delta_spec(spec: str) -> str:
-    """``"delta:<spec>"`` for a lossless ``spec``; SpecError otherwise."""
+    """The delta row name of ``spec`` (``"delta:raw|zstd-3"``); SpecError when no delta kind accepts it."""
     pipeline = parse(spec)
-    if not pipeline.lossless:
+    kind = delta_for(pipeline)
+    if kind is None:
         raise SpecError(f"delta needs a lossless estimator (raw|... or fields|... with a compressor, entropy or "
                         f"motif-S), got "
                         f"{pipeline.spec!r}: the XOR delta between checkpoints is only meaningful bit for bit")
-    return PREFIX + pipeline.spec
+    return kind.label(pipeline)
 
 
 def xor_delta(current: np.ndarray, previous: np.ndarray) -> np.ndarray:

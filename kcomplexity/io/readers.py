@@ -216,6 +216,11 @@ class TorchCheckpoint(MemoryCheckpoint):
         obj = torch_load(path)
         tensors, metadata = _split_checkpoint_dict(obj, str(path))
         super().__init__(tensors, str(path), metadata)
+        self.path = str(path)
+
+    def __reduce__(self):
+        """Shipped to a worker as its path (reopened there once per process), never as its tensors."""
+        return open_cached, (self.path,)
 
 
 def torch_load(path) -> object:

@@ -47,11 +47,13 @@ class CheckpointRef:
     step: int | None = None
     series: str | None = None
     metrics: dict = field(default_factory=dict)
+    _checkpoint: Checkpoint | None = field(default=None, repr=False, compare=False)
 
     def open(self) -> Checkpoint:
-        if isinstance(self.source, str):
-            return open_cached(self.source)
-        return self.source
+        """The opened checkpoint, opened once and kept for the life of this reference."""
+        if self._checkpoint is None:
+            self._checkpoint = open_cached(self.source) if isinstance(self.source, str) else self.source
+        return self._checkpoint
 
 
 def as_step(value, where: str) -> int:
