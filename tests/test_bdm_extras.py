@@ -2,12 +2,14 @@
 conditional BDM (against its definition computed here from pybdm's decomposition), and
 the errors for alphabets without a CTM table."""
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import kcomplexity as kc
 from kcomplexity.errors import CTMError, InputError, SpecError
+from kcomplexity.analysis.delta import delta_spec
 from kcomplexity.coders.ctm import load_table
 
 from pybdm import BDM, PartitionIgnore, PartitionRecursive, PerturbationExperiment
@@ -15,6 +17,7 @@ from pybdm import BDM, PartitionIgnore, PartitionRecursive, PerturbationExperime
 pytestmark = pytest.mark.filterwarnings("ignore")  # pybdm's pkg_resources and missing-block warnings
 PARTITIONS = {"ignore": PartitionIgnore, "recursive": PartitionRecursive}
 TOL = 1e-9
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def pybdm_perturbation(x, ndim, metric="bdm", partition="ignore", nsymbols=2, idx=None, values=None):
@@ -146,6 +149,34 @@ def test_conditional_equals_definition_on_related_inputs(rng, ndim, shape):
     ours = kc.bdm_conditional(x, y, ndim=ndim)
     assert ours == pytest.approx(conditional_by_definition(x, y, ndim), rel=1e-12)
     assert 0 < ours < kc.bdm(x, ndim=ndim)
+
+
+def test_delta_rows_of_bdm_estimators_are_conditional_bdm_beside_the_xor_bound():
+    df = kc.analyse(DATA / "mlp_baseline", ["raw|zstd-3", "bitplanes8|bdm2d", "sign|bdm"], delta=True,
+                    cache=False, min_ndim=2)
+    rows = {spec: df[df.estimator == spec].set_index(["step", "tensor"]) for spec in df.estimator.unique()}
+    cond, xor = rows["delta:bitplanes8|bdm2d"], rows["delta:raw|zstd-3"]
+    assert sorted(cond.index) == sorted(xor.index) == sorted(rows["delta:sign|bdm"].index)
+    assert sorted(set(cond.index.get_level_values("step"))) == list(range(1, 9))   # none for step 0
+    assert not cond.lossless.any() and xor.lossless.all()
+    # BDM(x|y) <= BDM(x) term by term, so every conditional row is below its plain row
+    assert (cond.bits < rows["bitplanes8|bdm2d"].bits.loc[cond.index]).all()
+    assert (rows["delta:sign|bdm"].bits < rows["sign|bdm"].bits.loc[cond.index]).all()
+
+    w5, w4 = (kc.load(DATA / "mlp_baseline" / f"epoch_000{e}.safetensors")["3.weight"] for e in (5, 4))
+    planes = [[(kc.encodings.Quantize(8).codes(w) >> i) & 1 for w in (w5, w4)] for i in range(8)]
+    per_plane = [kc.bdm_conditional(now, before, ndim=2) for now, before in planes]
+    row = cond.loc[(5, "3.weight")]
+    assert row.bits == pytest.approx(64 + sum(per_plane), rel=1e-12)     # + scale and offset of w_t
+    assert row.plane_7 == pytest.approx(per_plane[7], rel=1e-12)
+    signs = kc.bdm_conditional((w5 > 0).reshape(-1).astype(np.uint8), (w4 > 0).reshape(-1).astype(np.uint8))
+    assert rows["delta:sign|bdm"].bits.loc[(5, "3.weight")] == pytest.approx(signs, rel=1e-12)
+
+
+def test_delta_spec_names_conditional_bdm_rows():
+    assert delta_spec("bitplanes8|bdm2d") == "delta:bitplanes8|bdm2d"
+    with pytest.raises(SpecError, match="or a BDM one"):
+        delta_spec("q8|zstd-3")
 
 
 # ---------------------------------------------------------------- alphabets without a CTM table

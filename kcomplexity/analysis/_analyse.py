@@ -246,7 +246,7 @@ def _estimators(estimators, delta: bool) -> tuple[list[Pipeline], list[tuple[Del
     deltas = [(kind, p) for p in pipelines if (kind := delta_for(p)) is not None] if delta else []
     if delta and not deltas:
         raise InputError(f"delta=True needs at least one lossless estimator (raw|... or fields|... with a "
-                         f"compressor, entropy or motif-S); got {[p.spec for p in pipelines]}")
+                         f"compressor, entropy or motif-S) or a BDM one; got {[p.spec for p in pipelines]}")
     return pipelines, deltas
 
 
@@ -263,7 +263,7 @@ def analyse(source, estimators=None, per: str = "tensor", workers: int = 1, exec
     tensors as one stream (tensor ``"<model>"``; order, padding and dtype rule in
     ``kcomplexity.io.model_stream``).
     ``delta=True`` adds ``delta:<spec>`` rows bounding K(w_t | w_{t-1}) for every
-    lossless estimator (see ``kcomplexity.analysis.delta``). ``cache``: True (default
+    lossless estimator, and conditional BDM for every BDM one (see ``kcomplexity.analysis.delta``). ``cache``: True (default
     file ``.kcomplexity-cache/cache.sqlite``), False, or a path. ``executor``: a Dask
     address or client (see ``executors``). ``progress``: a tqdm bar on stderr
     (default: when stderr is a terminal).

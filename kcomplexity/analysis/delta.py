@@ -12,16 +12,21 @@ lossless ``<spec>`` applied to ``d`` gives an upper bound on K(w_t | w_{t-1}) (u
 the constant-size decoder). Weights that did not change give all-zero words; small
 updates leave sign and exponent untouched, so ``delta:fields|zstd-L`` shows which
 IEEE fields moved. A lossy code of XOR words means nothing, so lossy pipelines get
-no XOR delta. The first checkpoint of a series has no predecessor and no delta rows.
+no XOR delta. ``ConditionalBDMDelta`` (BDM pipelines): the coarse conditional BDM of
+w_t's streams given w_{t-1}'s, an estimate beside that bound. The first checkpoint of a
+series has no predecessor and no delta rows.
 """
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 
 import numpy as np
 
 from ..arrays import bit_patterns
-from ..errors import SpecError
+from ..coders.bdm import BDM
+from ..coders.bdm_extras import bdm_conditional
+from ..errors import SpecError, TooSmall
 from ..estimators import Estimate, Pipeline, parse
 from ..io import ModelStream
 
@@ -59,7 +64,32 @@ class XorDelta(Delta):
                                  allow_nonfinite=True)
 
 
-DELTAS: list[Delta] = [XorDelta()]
+class ConditionalBDMDelta(Delta):
+    """BDM pipelines: the coarse conditional BDM (``kcomplexity.bdm_conditional``) of each
+    stream of w_t given the same stream of w_{t-1}, summed, plus w_t's side bits. An
+    estimate of K(w_t | w_{t-1}), not a bound. Each checkpoint is encoded on its own
+    (a quantiser takes each one's range), exactly as for its plain rows."""
+
+    def accepts(self, pipeline: Pipeline) -> bool:
+        return isinstance(pipeline.coder, BDM)
+
+    def estimate(self, pipeline: Pipeline, current: ModelStream, previous: ModelStream) -> Estimate:
+        start, coder = time.perf_counter(), pipeline.coder
+        now, before = current.encode(pipeline.encoding), previous.encode(pipeline.encoding)
+        try:
+            streams = {s.name: bdm_conditional(coder._symbols(s), coder._symbols(p), coder.ndim, s.nsymbols,
+                                               partition=coder.partition)
+                       for s, p in zip(now.streams, before.streams, strict=True)}
+        except TooSmall as exc:
+            return pipeline._record(current, float("nan"), {}, time.perf_counter() - start, skipped=str(exc))
+        details = {"side_bits": now.side_bits, "bdm_conditional": sum(streams.values())}
+        if len(streams) > 1:
+            details["streams"] = streams
+        bits = now.side_bits + details["bdm_conditional"]
+        return pipeline._record(current, bits, details, time.perf_counter() - start)
+
+
+DELTAS: list[Delta] = [XorDelta(), ConditionalBDMDelta()]
 
 
 def delta_for(pipeline: Pipeline) -> Delta | None:
@@ -73,7 +103,7 @@ def delta_spec(spec: str) -> str:
     kind = delta_for(pipeline)
     if kind is None:
         raise SpecError(f"delta needs a lossless estimator (raw|... or fields|... with a compressor, entropy or "
-                        f"motif-S), got "
+                        f"motif-S) or a BDM one (conditional BDM), got "
                         f"{pipeline.spec!r}: the XOR delta between checkpoints is only meaningful bit for bit")
     return kind.label(pipeline)
 
