@@ -105,18 +105,22 @@ def test_momos_every_step_projects_after_each_step(digits):
     assert method._calls == -(-len(digits.y_train) // 64) + 1  # each step plus the epoch end
 
 
-@pytest.mark.parametrize("method", [Prune("magnitude", sparsity=0.7), Prune("pq", rounds=2)])
+@pytest.mark.parametrize("method", [Prune("magnitude", sparsity=0.7), Prune("pq", rounds=2),
+                                    Prune("lq", rounds=2, eps=0.9)])
 def test_pruning_masks_stay_fixed_while_fine_tuning(tmp_path, digits, method):
     result = train("mlp", method, epochs=4, out=tmp_path, data=digits, **FAST)
     weights = ["1.weight", "3.weight", "5.weight"]
     sparsity = [r.get("weight_sparsity") for r in result.records]
     assert result.meta["at_epoch"] == 2
-    assert sparsity[1] == 0 and sparsity[2] > 0.1  # dense before at_epoch=2, pruned at its end
+    assert sparsity[1] == 0 and sparsity[2] > 0.05  # dense before at_epoch=2, pruned at its end
     if method.kind == "magnitude":
         assert sparsity[2] == pytest.approx(0.7, abs=1e-3)
         assert sparsity[4] == sparsity[2]
     else:
-        assert sparsity[3] > sparsity[2] and sparsity[4] == sparsity[3]  # two SAP rounds, then fixed
+        assert sparsity[3] > sparsity[2] and sparsity[4] == sparsity[3]  # two SAP / l_q rounds, then fixed
+    if method.kind == "lq":  # per neuron: each row keeps its own count
+        kept = (load_series(tmp_path, 2)["3.weight"] != 0).sum(axis=1)
+        assert method.scope == "neuron" and result.meta["eps"] == 0.9 and len(set(kept.tolist())) > 1
     pruned, final = load_series(tmp_path, 2), load_series(tmp_path, 4)
     for n in weights:
         assert np.all(final[n][pruned[n] == 0] == 0)  # zeros stay zero

@@ -1,11 +1,12 @@
 """``kcomplexity demo``: train small models with every method, measure them, write a report.
 
-Steps (each prints progress): train every run into ``OUT/runs/<series>/``; write
-the controls beside them (``shuffled_<series>``: the init and final checkpoint
-with every tensor's values permuted; ``random_init``: fresh draws of the same
-architecture, step = seed); ``analyse`` all series with the default estimators
-(see ``measure``); then tables, claims, plots and ``report.md`` (see ``findings``
-and ``report``).
+Steps (each prints progress): train every run of the ``Plan`` into ``OUT/runs/<series>/``
+(training seed 0; seeds 1 and 2 train again for their test accuracy only, written to
+``OUT/seeds.csv``); write the controls beside them (``shuffled_<series>``: the init and
+final checkpoint with every tensor's values permuted; ``<model>_random_init``: fresh
+draws of the same architecture, step = seed); ``analyse`` all series with the default
+estimators (see ``measure``); then tables, claims, plots and ``report.md`` (see
+``findings`` and ``report``).
 """
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ from ..train.models import build_model
 MODEL_ESTIMATORS = ("raw|lzma-9", "fields|zstd-19", "sign|bdm", "motif-4")
 TENSOR_ESTIMATORS = ("bitplanes8|bdm2d",)
 ESTIMATORS = MODEL_ESTIMATORS + TENSOR_ESTIMATORS
-RANDOM_INIT_SEEDS = (1, 2, 3, 4, 5)
+RANDOM_INIT_SEEDS = (1, 2, 3, 4, 5)  # >= 5 draws: the init-to-init noise of every claim
+TRAIN_SEEDS = (0, 1, 2)             # seed 0 writes the series; every seed gives a test accuracy
+LQ_EPS = 0.9  # prune_lq's relative l2 tolerance: below ~0.7 the bound keeps every weight of these dense layers
 
 
 @dataclass
@@ -44,12 +47,52 @@ class Run:
         return f"{self.model}_{self.method.name}"
 
 
+@dataclass
+class Plan:
+    """The demo's runs, seeds and the names of every series (``findings`` takes its names from here)."""
+    runs: list[Run]
+    epochs: int
+    train_seeds: tuple[int, ...] = TRAIN_SEEDS
+    init_draws: tuple[int, ...] = RANDOM_INIT_SEEDS
+
+    def __post_init__(self):
+        if len(self.init_draws) < 5:
+            raise InputError(f"the noise needs at least 5 random-init draws, got {len(self.init_draws)}")
+
+    @property
+    def series(self) -> list[str]:
+        return [r.series for r in self.runs]
+
+    @property
+    def models(self) -> list[str]:
+        return list(dict.fromkeys(r.model for r in self.runs))
+
+    def baseline(self, model: str) -> str:
+        """The series of ``model``'s Baseline run (its epoch 0 is the model's initialisation)."""
+        runs = [r.series for r in self.runs if r.model == model and type(r.method) is Baseline]
+        if not runs:
+            raise InputError(f"the plan has no Baseline run of {model!r}: add Run({model!r}, Baseline())")
+        return runs[0]
+
+    def runs_of(self, *methods: type) -> list[Run]:
+        return [r for r in self.runs if isinstance(r.method, methods)]
+
+    @staticmethod
+    def shuffled(series: str) -> str:
+        return f"shuffled_{series}"
+
+    @staticmethod
+    def random_init(model: str) -> str:
+        return f"{model}_random_init"
+
+
 def plan_runs(quick: bool = False) -> list[Run]:
-    """The demo's runs. Quick: the MLP with baseline, QAT-4, MoMos (s=4, c=0.05), magnitude pruning."""
+    """The demo's runs. Quick: the MLP with baseline, QAT-4, MoMos (s=4, c=0.05), magnitude and l_q pruning."""
     if quick:
-        return [Run("mlp", m) for m in (Baseline(), QAT(4), Momos(4, 0.05), Prune("magnitude", 0.7))]
+        return [Run("mlp", m) for m in (Baseline(), QAT(4), Momos(4, 0.05), Prune("magnitude", 0.7),
+                                        Prune("lq", eps=LQ_EPS))]
     mlp = [Baseline(), QAT(8), QAT(4), Momos(4, 0.05), Momos(4, 0.01), Momos(4, 0.1), Momos(8, 0.05),
-           Prune("magnitude", 0.7), Prune("pq")]
+           Prune("magnitude", 0.7), Prune("pq"), Prune("lq", eps=LQ_EPS)]
     return [Run("mlp", m) for m in mlp] + [Run("cnn", Baseline()), Run("cnn", Momos(4, 0.05))]
 
 
@@ -69,44 +112,48 @@ def _write_control(target: Path, model_name: str, checkpoints: dict[int, dict], 
     write_metrics(target, records, {"control": extra["control"], "model": model_name})
 
 
-def write_controls(runs_dir: Path, runs: list[Run], epochs: int, data: Split, seed: int = 0) -> None:
-    """``shuffled_<series>`` (init and final, ``variants.shuffle``) and ``random_init`` per model."""
+def write_controls(runs_dir: Path, plan: Plan, data: Split, seed: int = 0) -> None:
+    """``shuffled_<series>`` (init and final, ``variants.shuffle``) and ``<model>_random_init``."""
     from ..variants import random_init, shuffle
 
-    for run in runs:
+    for run in plan.runs:
         source = runs_dir / run.series
-        steps = (0, epochs)
+        steps = (0, plan.epochs)
         shuffled = {s: shuffle(load_file(str(source / checkpoint_name(s))), seed=seed) for s in steps}
-        _write_control(runs_dir / f"shuffled_{run.series}", run.model, shuffled, data,
+        _write_control(runs_dir / plan.shuffled(run.series), run.model, shuffled, data,
                        {"control": "shuffle", "of": run.series, "seed": seed})
-    for model_name in dict.fromkeys(r.model for r in runs):
-        draws = {s: random_init(build_model(model_name, seed), seed=s) for s in RANDOM_INIT_SEEDS}
-        _write_control(runs_dir / f"{model_name}_random_init", model_name, draws, data,
+    for model_name in plan.models:
+        draws = {s: random_init(build_model(model_name, seed), seed=s) for s in plan.init_draws}
+        _write_control(runs_dir / plan.random_init(model_name), model_name, draws, data,
                        {"control": "random_init"})
 
 
-def train_all(runs_dir: Path, runs: list[Run], epochs: int, data: Split, seed: int,
-              say: Callable[[str], None]) -> dict[str, float]:
-    """Train each run into ``runs_dir/<series>``; returns seconds per series."""
-    seconds = {}
-    for i, run in enumerate(runs, 1):
+def train_all(runs_dir: Path, plan: Plan, data: Split, say: Callable[[str], None]) -> tuple[dict, dict]:
+    """Train each run into ``runs_dir/<series>`` with the first training seed and again with the
+    others (accuracy only); returns (seconds per series, test accuracies per series in seed order)."""
+    seconds, accuracies = {}, {}
+    for i, run in enumerate(plan.runs, 1):
         start = time.perf_counter()
-        result = train(run.model, run.method, epochs=epochs, out=runs_dir / run.series, seed=seed, data=data)
+        accuracies[run.series] = [
+            train(run.model, run.method, epochs=plan.epochs, out=runs_dir / run.series if k == 0 else None,
+                  seed=seed, data=data).accuracy for k, seed in enumerate(plan.train_seeds)]
         seconds[run.series] = time.perf_counter() - start
-        say(f"[train {i}/{len(runs)}] {run.series:<24} test accuracy {result.accuracy:.3f} "
-            f"({seconds[run.series]:.1f} s)")
-    return seconds
+        acc = np.array(accuracies[run.series])
+        say(f"[train {i}/{len(plan.runs)}] {run.series:<24} test accuracy {acc.mean():.3f} ± "
+            f"{acc.std(ddof=1) if acc.size > 1 else 0:.3f} over {acc.size} seeds ({seconds[run.series]:.1f} s)")
+    return seconds, accuracies
 
 
 def measure(runs_dir: Path, cache: Path, workers: int, progress: bool | None,
             say: Callable[[str], None] = print):
-    """One table: the whole-model estimators per model, QuBD per weight matrix (dim >= 2)."""
+    """One table: the whole-model estimators per model (with ``kc.sparsity``'s columns of the joined
+    model), QuBD per weight matrix (dim >= 2)."""
     import pandas as pd
 
     from ..analysis import analyse
 
     common = {"workers": workers, "cache": cache, "progress": progress}
-    passes = [("per model", MODEL_ESTIMATORS, {"per": "model"}),
+    passes = [("per model", MODEL_ESTIMATORS, {"per": "model", "sparsity": True}),
               ("per weight matrix", TENSOR_ESTIMATORS, {"per": "tensor", "min_ndim": 2})]
     tables = []
     for label, estimators, options in passes:
@@ -118,12 +165,16 @@ def measure(runs_dir: Path, cache: Path, workers: int, progress: bool | None,
 
 def run_demo(out: "str | Path" = "report", epochs: int | None = None, quick: bool = False, workers: int = 2,
          seed: int = 0, say: Callable[[str], None] = print, progress: bool | None = None) -> dict:
-    """Run the whole demo into ``out``; returns ``{"results", "totals", "summary", "claims", "seconds"}``.
+    """Run the whole demo into ``out``; returns ``{"results", "totals", "summary", "claims", "relation",
+    "correlations", "seconds"}``.
 
     Default 10 epochs (3 with ``quick``). ``say`` prints progress lines; ``progress``
     shows analyse's bar (None: when stderr is a terminal). Writes ``out/results.parquet``,
-    ``out/results.csv``, ``out/summary.csv``, ``out/*.png`` and ``out/report.md``.
+    ``out/results.csv``, ``out/summary.csv``, ``out/seeds.csv``, ``out/sparsity_correlations.csv``,
+    ``out/*.png`` and ``out/report.md``.
     """
+    import pandas as pd
+
     from ..analysis import check_output, write_table
     from . import findings, report
 
@@ -136,10 +187,13 @@ def run_demo(out: "str | Path" = "report", epochs: int | None = None, quick: boo
     set_threads()
     start = time.perf_counter()
     data = load_digits_split(seed=seed)
-    runs = plan_runs(quick)
-    say(f"kcomplexity demo: {len(runs)} runs x {epochs} epochs on sklearn digits -> {out}/")
-    train_seconds = train_all(runs_dir, runs, epochs, data, seed, say)
-    write_controls(runs_dir, runs, epochs, data, seed)
+    plan = Plan(plan_runs(quick), epochs, train_seeds=tuple(seed + k for k in TRAIN_SEEDS))
+    say(f"kcomplexity demo: {len(plan.runs)} runs x {epochs} epochs x {len(plan.train_seeds)} training seeds "
+        f"on sklearn digits -> {out}/")
+    train_seconds, accuracies = train_all(runs_dir, plan, data, say)
+    pd.DataFrame([{"series": s, "seed": seed_, "accuracy": a} for s, accs in accuracies.items()
+                  for seed_, a in zip(plan.train_seeds, accs)]).to_csv(out / "seeds.csv", index=False)
+    write_controls(runs_dir, plan, data, seed)
     say(f"[analyse] {len(list(runs_dir.iterdir()))} series: {', '.join(MODEL_ESTIMATORS)} per model, "
         f"{', '.join(TENSOR_ESTIMATORS)} per weight matrix; {workers} worker(s)")
     t0 = time.perf_counter()
@@ -147,13 +201,15 @@ def run_demo(out: "str | Path" = "report", epochs: int | None = None, quick: boo
     analyse_seconds = time.perf_counter() - t0
     write_table(results, out / "results.parquet")
     write_table(results, out / "results.csv")
-    tables = findings.compute(results, [r.series for r in runs], epochs)
+    tables = findings.compute(results, plan, accuracies)
     tables["summary"].to_csv(out / "summary.csv", index=False)
+    tables["correlations"].to_csv(out / "sparsity_correlations.csv", index=False)
     seconds = {"train": sum(train_seconds.values()), "analyse": analyse_seconds}
     seconds["total"] = time.perf_counter() - start
-    report.write(out, results, tables, runs, epochs, seconds)
+    report.write(out, results, tables, plan, seconds)
     seconds["total"] = time.perf_counter() - start
     say(findings.format_summary(tables["summary"]))
+    say(findings.format_correlations(tables["correlations"]))
     for claim in tables["claims"]:
         say(f"({claim['id']}) {claim['verdict'].upper()}: {claim['statement']}")
     say(f"wrote {out}/report.md, results.parquet, results.csv, summary.csv and plots in {seconds['total']:.0f} s "

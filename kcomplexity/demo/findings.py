@@ -1,23 +1,35 @@
-"""The demo's numbers: model totals, the summary table and the claims (a)-(d), decided by code.
+"""The demo's numbers: model totals, the summary table, the claims (a)-(d) decided by code, and how
+sparsity relates to bits.
 
-Every ratio is model bits / model bits at the same estimator, where model bits are
-the sum over the weight matrices measured by ``analyse`` (``plot.model_totals``).
-"init" is epoch 0 of the series (one seeded initialisation shared by every run of
-a model; a QAT series stores its quantised version); the noise level of a ratio is the largest |1 - r| between that init and
-the fresh ``random_init`` draws. A verdict is "holds" only when the claim holds
-for every case listed; otherwise "does not hold here" and the statement says where
-it holds and where it fails.
+Every series name comes from the run plan (``app.Plan``). Every ratio is model bits / model
+bits at the same estimator, where model bits are the sum over the weight matrices measured by
+``analyse`` (``analysis.model_totals``). "init" is epoch 0 of a series (one seeded
+initialisation shared by every run of a model; a QAT series stores its quantised version).
+
+Noise: for a model and an estimator, the largest |1 - bits(draw) / bits(init)| over the
+plan's >= 5 fresh random-init draws of that model, init = epoch 0 of the model's baseline;
+for a QuBD plane, the same per plane. Each model has its own noise. "Lower" means a ratio
+below 1 by more than that noise; the effect size 1 - ratio is printed beside it.
+
+Accuracy is the mean ± sd (ddof=1) over the plan's training seeds; a difference of means is
+shown with its standard error sqrt(sd_a^2 / n_a + sd_b^2 / n_b) and judged on the mean.
+
+A verdict is "holds" only when the claim holds for every case listed; otherwise "does not
+hold here" and the statement names where it fails.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from ..analysis import MODEL_TENSOR
 from ..plot import model_totals
+from ..train.methods import QAT, Momos, Prune
 
 QUBD = "bitplanes8|bdm2d"
 MAX_ACCURACY_DROP = 0.03  # "comparable accuracy": within 3 points of the baseline
 CONTROL_TOLERANCE = 0.01  # least tolerance for "a shuffle of random weights leaves their bits alone"
+SPARSITY_COLUMNS = ("lq_ratio", "pq_index")
 
 
 def plane_totals(results: pd.DataFrame) -> pd.DataFrame:
@@ -27,37 +39,64 @@ def plane_totals(results: pd.DataFrame) -> pd.DataFrame:
     return rows.groupby(["series", "step"])[planes].sum().reset_index()
 
 
-class Totals:
-    """Lookup of model bits and accuracy by (series, step, estimator)."""
+def mean_sd(values) -> tuple[float, float]:
+    a = np.asarray(values, dtype=float)
+    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else float("nan")
 
-    def __init__(self, results: pd.DataFrame):
+
+def difference(a, b) -> tuple[float, float]:
+    """mean(a) - mean(b) and its standard error sqrt(sd_a^2/n_a + sd_b^2/n_b) (NaN with one seed)."""
+    (ma, sa), (mb, sb) = mean_sd(a), mean_sd(b)
+    return ma - mb, float(np.sqrt(sa ** 2 / len(a) + sb ** 2 / len(b)))
+
+
+class Totals:
+    """Lookup of model bits, accuracy and noise by (series, step, estimator), named by the plan."""
+
+    def __init__(self, results: pd.DataFrame, plan, accuracies: dict | None = None):
+        self.plan = plan
         self.frame = model_totals(results)
         self.bits = self.frame.set_index(["series", "step", "estimator"])["bits"]
         self.accuracy = self.frame.groupby(["series", "step"])["accuracy"].first()
         self.estimators = list(dict.fromkeys(results["estimator"]))
         self.planes = plane_totals(results).set_index(["series", "step"])
+        self.seeds = {s: list((accuracies or {}).get(s) or [self.accuracy[(s, plan.epochs)]]) for s in plan.series}
 
     def ratio(self, a: tuple, b: tuple, estimator: str) -> float:
         return float(self.bits[(*a, estimator)] / self.bits[(*b, estimator)])
 
     def noise(self, model: str, estimator: str) -> float:
-        """Largest |1 - bits(random draw) / bits(init)| over the random_init control draws."""
-        draws = self.bits.xs((f"{model}_random_init", estimator), level=("series", "estimator"))
-        init = self.bits[(f"{model}_baseline", 0, estimator)]
+        """Largest |1 - bits(random draw) / bits(init)| over the model's random_init draws."""
+        draws = self.bits.xs((self.plan.random_init(model), estimator), level=("series", "estimator"))
+        init = self.bits[(self.plan.baseline(model), 0, estimator)]
         return float(np.max(np.abs(1 - draws.to_numpy() / init)))
 
+    def plane_noise(self, model: str) -> np.ndarray:
+        """Per QuBD plane, the largest |1 - C_i(draw) / C_i(init)| over the model's random_init draws."""
+        draws = self.planes.loc[self.plan.random_init(model)].to_numpy()
+        init = self.planes.loc[(self.plan.baseline(model), 0)].to_numpy()
+        return np.max(np.abs(1 - draws / init), axis=0)
 
-def summary_table(t: Totals, series: list[str], epochs: int) -> pd.DataFrame:
-    """One row per trained series at its last epoch: accuracy, bits/param, ratio to init and to its shuffle."""
-    rows = []
-    for s in series:
-        row = {"series": s, "accuracy": t.accuracy[(s, epochs)],
-               "shuffled_accuracy": t.accuracy[(f"shuffled_{s}", epochs)]}
+    def accuracy_text(self, series: str) -> str:
+        mean, sd = mean_sd(self.seeds[series])
+        return f"{mean:.3f} ± {sd:.3f}"
+
+
+def summary_table(t: Totals, sparsity: pd.DataFrame) -> pd.DataFrame:
+    """One row per trained series at its last epoch: accuracy over the seeds, l_q ratio and PQ index
+    of the whole model, bits/param, ratio to init and to its shuffle per estimator."""
+    epochs, rows = t.plan.epochs, []
+    for s in t.plan.series:
+        mean, sd = mean_sd(t.seeds[s])
+        row = {"series": s, "accuracy": mean, "accuracy_sd": sd, "n_seeds": len(t.seeds[s]),
+               "shuffled_accuracy": t.accuracy[(t.plan.shuffled(s), epochs)]}
+        row.update({c: sparsity.loc[(s, epochs), c] if (s, epochs) in sparsity.index else np.nan
+                    for c in SPARSITY_COLUMNS})
         for e in t.estimators:
             n = t.frame.query("series == @s and step == @epochs and estimator == @e")["n_params"].iloc[0]
             row[f"{e} bits/param"] = t.bits[(s, epochs, e)] / n
             row[f"{e} vs init"] = t.ratio((s, epochs), (s, 0), e)
-            row[f"{e} vs shuffled"] = t.ratio((s, epochs), (f"shuffled_{s}", epochs), e)
+            row[f"{e} vs shuffled"] = t.ratio((s, epochs), (t.plan.shuffled(s), epochs), e)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -70,97 +109,153 @@ def _claim(claim_id: str, ok: dict, lead: str, details: list[str]) -> dict:
             "details": details}
 
 
-def claim_a(t: Totals, series: list[str], epochs: int) -> list[dict]:
-    """(a) trained < init under each estimator, beyond the init-to-init noise; and the QuBD gap
-    (1 - plane ratio) is larger on average in the top half of the planes than in the bottom
-    half and than the noise."""
+def _effect(ratio: float, noise: float) -> str:
+    return f"{ratio:.3f} (effect {1 - ratio:+.3f} vs noise {noise:.3f})"
+
+
+def claim_a(t: Totals) -> dict:
+    """(a) trained < init under each estimator, for each model's baseline, beyond that model's noise."""
     ok, details = {}, []
-    for base in (s for s in series if s.endswith("_baseline")):
-        model = base.split("_")[0]
+    for model in t.plan.models:
+        base = t.plan.baseline(model)
         for e in t.estimators:
-            r, noise = t.ratio((base, epochs), (base, 0), e), t.noise(model, e)
-            ok[f"{base} {e}"] = r < 1 - noise
-            details.append(f"{base} {e}: trained / init {r:.3f} (init-to-init noise ±{noise:.3f})")
-    claims = [_claim("a", ok, "Model bits after training / at initialisation, below 1 beyond the noise "
-                              "of fresh random initialisations.", details)]
-    base = next(s for s in series if s.endswith("_baseline"))
-    final, init = t.planes.loc[(base, epochs)], t.planes.loc[(base, 0)]
-    gap = 1 - final.to_numpy() / init.to_numpy()
-    half = len(gap) // 2
-    lsb, msb = float(gap[:half].mean()), float(gap[half:].mean())
-    noise = t.noise(base.split("_")[0], QUBD)
-    holds = msb > max(lsb, noise)
-    claims.append({"id": "a-qubd", "verdict": "holds" if holds else "does not hold here",
-                   "statement": f"{base}: mean gap 1 - C_i(trained)/C_i(init) is {100 * msb:.1f}% over the top "
-                                f"{len(gap) - half} planes vs {100 * lsb:.1f}% over the bottom {half} "
-                                f"(init-to-init noise of the total ±{100 * noise:.1f}%).",
-                   "details": ["per-plane ratio trained / init, LSB..MSB: "
-                               + ", ".join(f"{100 * (1 - g):.1f}%" for g in gap)]})
-    return claims
+            r, noise = t.ratio((base, t.plan.epochs), (base, 0), e), t.noise(model, e)
+            ok[f"{base} {short(e)}"] = r < 1 - noise
+            details.append(f"{base} {e}: trained / init {_effect(r, noise)}")
+    return _claim("a", ok, "Model bits after training / at initialisation, below 1 by more than the "
+                           "init-to-init noise of that model and estimator.", details)
 
 
-def _lower_than_baseline(t: Totals, variants: list[str], epochs: int, check_accuracy: bool) -> tuple[dict, list]:
+def claim_a_qubd(t: Totals) -> dict:
+    """(a-qubd) per baseline: the mean QuBD gap 1 - C_i(trained)/C_i(init) over the top half of the
+    planes exceeds that over the bottom half and the top half's mean plane noise."""
     ok, details = {}, []
-    for s in variants:
-        base = s.split("_")[0] + "_baseline"
-        ratios = {e: t.ratio((s, epochs), (base, epochs), e) for e in t.estimators}
-        drop = float(t.accuracy[(base, epochs)] - t.accuracy[(s, epochs)])
-        ok[s] = all(r < 1 for r in ratios.values()) and (not check_accuracy or drop <= MAX_ACCURACY_DROP)
-        text = ", ".join(f"{e} {r:.3f}" for e, r in ratios.items())
-        details.append(f"{s}: test accuracy {t.accuracy[(s, epochs)]:.3f} vs {t.accuracy[(base, epochs)]:.3f} "
-                       f"({-100 * drop:+.1f} points); bits / baseline: {text}")
+    for model in t.plan.models:
+        base = t.plan.baseline(model)
+        gap = 1 - t.planes.loc[(base, t.plan.epochs)].to_numpy() / t.planes.loc[(base, 0)].to_numpy()
+        noise, half = t.plane_noise(model), len(gap) // 2
+        lsb, msb = float(gap[:half].mean()), float(gap[half:].mean())
+        ok[base] = msb > lsb and msb > float(noise[half:].mean())
+        details.append(f"{base}: mean gap over the top {len(gap) - half} planes {100 * msb:.1f}% (mean plane "
+                       f"noise {100 * noise[half:].mean():.1f}%) vs the bottom {half} {100 * lsb:.1f}% "
+                       f"(noise {100 * noise[:half].mean():.1f}%)")
+        details.append(f"{base} per plane LSB..MSB, gap vs plane noise: "
+                       + ", ".join(f"{100 * g:+.1f}%/{100 * n:.1f}%" for g, n in zip(gap, noise)))
+    return _claim("a-qubd", ok, "A baseline counts when its mean QuBD gap over the most significant half of "
+                                "the planes exceeds the least significant half's and its own plane noise.", details)
+
+
+def _lower_than_baseline(t: Totals, runs: list, check_accuracy: bool) -> tuple[dict, list]:
+    ok, details, epochs = {}, [], t.plan.epochs
+    for run in runs:
+        s, base = run.series, t.plan.baseline(run.model)
+        ratios = {e: (t.ratio((s, epochs), (base, epochs), e), t.noise(run.model, e)) for e in t.estimators}
+        diff, se = difference(t.seeds[s], t.seeds[base])
+        ok[s] = all(r < 1 - n for r, n in ratios.values()) and (not check_accuracy or -diff <= MAX_ACCURACY_DROP)
+        text = ", ".join(f"{short(e)} {_effect(r, n)}" for e, (r, n) in ratios.items())
+        details.append(f"{s}: test accuracy {t.accuracy_text(s)} vs {t.accuracy_text(base)} over "
+                       f"{len(t.seeds[s])} seeds ({100 * diff:+.1f} ± {100 * se:.1f} points, mean difference ± "
+                       f"SE); bits / baseline: {text}")
     return ok, details
 
 
-def claim_b(t: Totals, series: list[str], epochs: int) -> dict:
-    """(b) MoMos: accuracy within 3 points of the baseline and fewer bits under every estimator."""
-    ok, details = _lower_than_baseline(t, [s for s in series if "_momos_" in s], epochs, check_accuracy=True)
-    return _claim("b", ok, "A MoMos run counts when its test accuracy is within 3 points of its model's "
-                           "baseline and its bits are lower under every estimator.", details)
+def claim_b(t: Totals) -> dict:
+    """(b) MoMos: mean accuracy within 3 points of the baseline's and bits lower beyond the noise
+    under every estimator."""
+    ok, details = _lower_than_baseline(t, t.plan.runs_of(Momos), check_accuracy=True)
+    return _claim("b", ok, "A MoMos run counts when its mean test accuracy is within 3 points of its model's "
+                           "baseline and its bits are below the baseline's by more than the noise under every "
+                           "estimator.", details)
 
 
-def claim_c(t: Totals, series: list[str], epochs: int) -> dict:
-    """(c) pruned and QAT-quantised models: fewer bits than the baseline under every estimator."""
-    ok, details = _lower_than_baseline(t, [s for s in series if "_prune" in s or "_qat" in s], epochs, False)
-    return _claim("c", ok, "A pruned or QAT run counts when its bits are lower than its baseline's under "
-                           "every estimator.", details)
+def claim_c(t: Totals) -> dict:
+    """(c) pruned and QAT-quantised models: bits lower than the baseline's beyond the noise, every estimator."""
+    ok, details = _lower_than_baseline(t, t.plan.runs_of(Prune, QAT), check_accuracy=False)
+    return _claim("c", ok, "A pruned or QAT run counts when its bits are below its baseline's by more than the "
+                           "noise under every estimator.", details)
 
 
-def claim_d(t: Totals, series: list[str], epochs: int) -> dict:
-    """(d) shuffle control: neutral on the random init (it moves the bits by no more than
-    max(1 %, init-to-init noise)), and some trained series falls below its own shuffle by more
-    than that. trained / init = value part (shuffled trained / shuffled init) x arrangement
-    part (trained / shuffled trained) / (init / shuffled init)."""
-    base = next(s for s in series if s.endswith("_baseline"))
-    neutral, structure, details, shift = {}, {}, [], 0.0
-    for e in t.estimators:
-        tolerance = max(CONTROL_TOLERANCE, t.noise(base.split("_")[0], e))
-        a0 = t.ratio((base, 0), (f"shuffled_{base}", 0), e)
-        shift = max(shift, abs(1 - a0))
-        neutral[e] = abs(1 - a0) <= tolerance
-        arrangement = {s: t.ratio((s, epochs), (f"shuffled_{s}", epochs), e) for s in series}
-        structure[e] = min(arrangement.values()) < 1 - tolerance
-        value = t.ratio((f"shuffled_{base}", epochs), (f"shuffled_{base}", 0), e)
-        best = min(arrangement, key=arrangement.get)
-        details.append(f"{e}: init / shuffled init {a0:.3f} (tolerance ±{tolerance:.3f}); {base} trained / init "
-                       f"= value part (shuffled trained / shuffled init) {value:.3f} x arrangement part "
-                       f"(trained / shuffled trained) {arrangement[base]:.3f} / {a0:.3f}; lowest arrangement "
-                       f"part {best} {arrangement[best]:.3f}")
-    holds = all(neutral.values()) and any(structure.values())
-    names = lambda d: ", ".join(e for e, v in d.items() if v) or "none"  # noqa: E731
-    return {"id": "d", "verdict": "holds" if holds else "does not hold here",
-            "statement": f"Shuffling the random init changes its bits by at most {100 * shift:.1f}%, neutral "
-                         f"(within max(1%, init-to-init noise)) under: {names(neutral)}; trained weights fall "
-                         f"below their own shuffle by more than that tolerance under: {names(structure)}.",
-            "details": details}
+def claim_d(t: Totals) -> dict:
+    """(d) shuffle control, decided per series: shuffling the series' init moves its bits by no more than
+    max(1 %, noise) under every estimator, and its trained weights fall below their own shuffle by more
+    than that under at least one estimator (named). For each baseline: trained / init = value part
+    (shuffled trained / shuffled init) x arrangement part (trained / shuffled trained) / (init / shuffled init)."""
+    ok, details, epochs = {}, [], t.plan.epochs
+    for run in t.plan.runs:
+        s, shuffled = run.series, t.plan.shuffled(run.series)
+        neutral, below, parts = True, [], []
+        for e in t.estimators:
+            tolerance = max(CONTROL_TOLERANCE, t.noise(run.model, e))
+            a0, arrangement = t.ratio((s, 0), (shuffled, 0), e), t.ratio((s, epochs), (shuffled, epochs), e)
+            neutral &= abs(1 - a0) <= tolerance
+            below += [short(e)] if arrangement < 1 - tolerance else []
+            parts.append(f"{short(e)} init/shuffled {a0:.3f}, trained/shuffled {arrangement:.3f} "
+                         f"(effect {1 - arrangement:+.3f} vs tolerance {tolerance:.3f})")
+            if s == t.plan.baseline(run.model):
+                value = t.ratio((shuffled, epochs), (shuffled, 0), e)
+                details.append(f"{s} {e}: trained / init = value part {value:.3f} x arrangement part "
+                               f"{arrangement:.3f} / {a0:.3f}")
+        ok[s] = neutral and bool(below)
+        details.append(f"{s}: {'; '.join(parts)}; below its shuffle under: {', '.join(below) or 'none'}")
+    return _claim("d", ok, "A series counts when shuffling its initialisation moves its bits by at most "
+                           "max(1%, init-to-init noise) under every estimator, and its trained weights fall below "
+                           "their own shuffle by more than that under at least one estimator (named below).",
+                  details)
 
 
-def compute(results: pd.DataFrame, series: list[str], epochs: int) -> dict:
-    """``{"totals", "summary", "claims"}`` for the trained ``series`` (controls are found by name)."""
-    t = Totals(results)
-    claims = [*claim_a(t, series, epochs), claim_b(t, series, epochs), claim_c(t, series, epochs),
-              claim_d(t, series, epochs)]
-    return {"totals": t.frame, "summary": summary_table(t, series, epochs), "claims": claims}
+# ---------------------------------------------------------------- sparsity and bits
+def sparsity_relation(results: pd.DataFrame, t: Totals) -> pd.DataFrame:
+    """One row per (trained series, step): the whole model's l_q ratio and PQ index (``analyse``'s
+    ``sparsity=True`` columns of the ``<model>`` rows) beside bits/param per estimator."""
+    model_rows = results[(results["tensor"] == MODEL_TENSOR) & results["series"].isin(t.plan.series)]
+    stats = model_rows.groupby(["series", "step"])[list(SPARSITY_COLUMNS)].first()
+    totals = t.frame[t.frame["series"].isin(t.plan.series)]
+    bits = totals.pivot_table(index=["series", "step"], columns="estimator", values="bits_per_param")
+    return stats.join(bits[t.estimators]).reset_index()
+
+
+def correlations(relation: pd.DataFrame, estimators: list[str], epochs: int) -> pd.DataFrame:
+    """Spearman rank correlation (and its p-value) of bits/param with lq_ratio and with pq_index,
+    per estimator, over the trained runs at the last epoch and over every checkpoint of them."""
+    from scipy.stats import spearmanr
+
+    rows = []
+    for label, part in (("last epoch", relation[relation["step"] == epochs]), ("every checkpoint", relation)):
+        for e in estimators:
+            row = {"checkpoints": label, "estimator": e, "n": len(part)}
+            for c in SPARSITY_COLUMNS:
+                rho, p = spearmanr(part[c], part[e]) if len(part) > 2 else (np.nan, np.nan)
+                row.update({f"rho {c}": float(rho), f"p {c}": float(p)})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def reading(corr: pd.DataFrame, alpha: float = 0.05) -> list[str]:
+    """What the correlation table says, one sentence per measure, from its numbers."""
+    lines = []
+    for label in dict.fromkeys(corr["checkpoints"]):
+        part = corr[corr["checkpoints"] == label]
+        for c in SPARSITY_COLUMNS:
+            hit = part[part[f"p {c}"] < alpha]
+            miss = part[~(part[f"p {c}"] < alpha)]
+            rank = lambda rows: ", ".join(f"{short(r.estimator)} (rho {r[f'rho {c}']:+.2f})"  # noqa: E731
+                                          for _, r in rows.iterrows()) or "none"
+            lines.append(f"{label} (n = {int(part['n'].iloc[0])}): {c} ranks bits/param with p < {alpha} under "
+                         f"{rank(hit)}; not under {rank(miss)}.")
+    return lines
+
+
+def compute(results: pd.DataFrame, plan, accuracies: dict | None = None) -> dict:
+    """``{"totals", "summary", "claims", "relation", "correlations", "reading"}`` for the ``plan``'s
+    trained series; ``accuracies``: series -> test accuracy per training seed (default: the series' own)."""
+    t = Totals(results, plan, accuracies)
+    has_sparsity = set(SPARSITY_COLUMNS) <= set(results.columns)
+    relation = sparsity_relation(results, t) if has_sparsity else pd.DataFrame(columns=["series", "step"])
+    corr = correlations(relation, t.estimators, plan.epochs) if has_sparsity else pd.DataFrame()
+    claims = [claim_a(t), claim_a_qubd(t), claim_b(t), claim_c(t), claim_d(t)]
+    return {"totals": t.frame, "summary": summary_table(t, relation.set_index(["series", "step"])),
+            "claims": claims, "relation": relation, "correlations": corr,
+            "reading": reading(corr) if has_sparsity else []}
 
 
 def short(estimator: str) -> str:
@@ -169,13 +264,28 @@ def short(estimator: str) -> str:
 
 
 def printable(summary: pd.DataFrame) -> pd.DataFrame:
-    """Accuracy and the ratio to init per estimator, with short column names."""
-    cols = {"series": "series", "accuracy": "acc"}
-    cols.update({c: short(c[: -len(" vs init")]) + "/init" for c in summary.columns if c.endswith(" vs init")})
-    table = summary[list(cols)].rename(columns=cols)
-    return table.round(3)
+    """Accuracy (mean ± sd over the seeds) and the ratio to init per estimator, short column names."""
+    table = pd.DataFrame({"series": summary["series"],
+                          "acc": [f"{m:.3f} ± {s:.3f}" for m, s in zip(summary["accuracy"], summary["accuracy_sd"])]})
+    for c in (c for c in summary.columns if c.endswith(" vs init")):
+        table[short(c[: -len(" vs init")]) + "/init"] = summary[c].round(3)
+    return table
+
+
+def relation_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """lq_ratio, pq_index and bits/param per estimator of each run at the last epoch, short names."""
+    cols = {"series": "series", "lq_ratio": "lq_ratio", "pq_index": "pq_index"}
+    cols.update({c: short(c[: -len(" bits/param")]) + " bits/param" for c in summary if c.endswith(" bits/param")})
+    return summary[list(cols)].rename(columns=cols).round(4)
 
 
 def format_summary(summary: pd.DataFrame) -> str:
     return "Model bits at the last epoch relative to the initialisation (< 1 = simpler):\n" + \
         printable(summary).to_string(index=False)
+
+
+def format_correlations(corr: pd.DataFrame) -> str:
+    if corr.empty:
+        return "No sparsity columns: no Spearman correlations."
+    table = corr.assign(estimator=corr["estimator"].map(short)).round(3)
+    return "Spearman correlation of bits/param with lq_ratio and pq_index:\n" + table.to_string(index=False)

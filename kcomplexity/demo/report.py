@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import plot
-from .findings import QUBD, printable
+from .findings import QUBD, printable, relation_table, short
 
 FIGURES = {
     "complexity_over_steps.png": "Model bits per parameter over training, per estimator and series.",
@@ -56,16 +56,15 @@ def figures(results: pd.DataFrame, summary: pd.DataFrame, series: list[str], epo
     }
 
 
-def write(out: Path, results: pd.DataFrame, tables: dict, runs: list, epochs: int, seconds: dict) -> None:
+def write(out: Path, results: pd.DataFrame, tables: dict, plan, seconds: dict) -> None:
     """Save the figures as PNG and write ``out/report.md``."""
-    series = [r.series for r in runs]
-    for name, fig in figures(results, tables["summary"], series, epochs).items():
+    for name, fig in figures(results, tables["summary"], plan.series, plan.epochs).items():
         fig.savefig(out / name, dpi=110)
-    (out / "report.md").write_text(markdown(results, tables, runs, epochs, seconds))
+    (out / "report.md").write_text(markdown(results, tables, plan, seconds))
 
 
-def markdown(results: pd.DataFrame, tables: dict, runs: list, epochs: int, seconds: dict) -> str:
-    summary = tables["summary"]
+def markdown(results: pd.DataFrame, tables: dict, plan, seconds: dict) -> str:
+    summary, runs, epochs = tables["summary"], plan.runs, plan.epochs
     estimators = ", ".join(f"`{e}`" for e in dict.fromkeys(results["estimator"]))
     n_series = results["series"].nunique()
     lines = [
@@ -78,6 +77,11 @@ def markdown(results: pd.DataFrame, tables: dict, runs: list, epochs: int, secon
         f"Wall time: training {seconds['train']:.0f} s, analysis {seconds['analyse']:.0f} s, "
         f"total {seconds['total']:.0f} s before the report.", "",
         "Runs: " + ", ".join(f"`{r.series}` ({_describe(r.method)})" for r in runs) + ".", "",
+        f"Every run trains with {len(plan.train_seeds)} seeds ({', '.join(map(str, plan.train_seeds))}); the "
+        f"first writes the measured series, every seed gives a test accuracy (`seeds.csv`; mean ± sd below). "
+        f"Noise: per model and estimator (and per QuBD plane), the largest |1 - bits(draw) / bits(init)| over "
+        f"{len(plan.init_draws)} fresh random initialisations of that model; \"lower\" means below 1 by more "
+        "than that noise.", "",
         "## Results at the last epoch", "",
         "Model bits relative to the run's epoch 0 (the initialisation shared by every run of a model; "
         "for QAT runs its quantised version, the weights those runs deploy); < 1 = simpler.", "",
@@ -94,10 +98,28 @@ def markdown(results: pd.DataFrame, tables: dict, runs: list, epochs: int, secon
     for claim in tables["claims"]:
         lines += [f"**({claim['id']}) {titles[claim['id']]}: {claim['verdict']}.** {claim['statement']}", ""]
         lines += [f"- {d}" for d in claim["details"]] + [""]
+    lines += sparsity_section(tables)
     lines += ["## Figures", ""]
     for name, caption in FIGURES.items():
         lines += [f"![{caption}]({name})", "", f"*{caption}*", ""]
     return "\n".join(lines)
+
+
+def sparsity_section(tables: dict) -> list[str]:
+    """The l_q ratio and PQ index of each run beside its bits, the Spearman table and its reading."""
+    corr = tables["correlations"]
+    if corr.empty:
+        return []
+    shown = corr.assign(estimator=corr["estimator"].map(short))
+    return ["## Does l_q compressibility predict the complexity estimates?", "",
+            "`lq_ratio` = ||w||_q / (d^(1/q - 1/2) ||w||_2) with q = 0.5 (1 = flat, smaller = sparser) and "
+            "`pq_index` = 1 - d^(1 - 1/p) ||w||_p / ||w||_1 with p = 0.5 (0 = flat, larger = sparser), of the "
+            "whole model (all trainable tensors, zeros included) at the last epoch; both ignore arrangement, so "
+            "a shuffle leaves them unchanged.", "",
+            markdown_table(relation_table(tables["summary"]), digits=4), "",
+            "Spearman rank correlation of bits/param with each measure, per estimator, over the trained runs "
+            "(controls left out; `sparsity_correlations.csv`):", "",
+            markdown_table(shown), "", *[f"- {line}" for line in tables["reading"]], ""]
 
 
 def _first(results: pd.DataFrame, column: str, default):

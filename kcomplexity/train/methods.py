@@ -1,4 +1,4 @@
-"""Training methods as hooks on one loop: baseline, QAT, MoMos, magnitude and PQ-index pruning.
+"""Training methods as hooks on one loop: baseline, QAT, MoMos, magnitude, PQ-index and l_q pruning.
 
 A method sees the model at four points of the loop (see ``loop.train``):
 ``forward_weights`` wraps forward + backward, ``after_step`` runs after each
@@ -146,19 +146,22 @@ class Prune(Method):
     epochs, fine-tuning in between and after. ``kind="magnitude"`` zeroes the
     smallest |w| to ``sparsity`` at once (``variants.prune_magnitude``, default one
     round); ``kind="pq"`` runs one SAP step of ``variants.prune_pq`` per round (the
-    PQ-index rule is iterative with retraining; default 3 rounds). Each round's
-    zeros join the mask, which is applied after every optimizer step.
+    PQ-index rule is iterative with retraining; default 3 rounds); ``kind="lq"`` keeps
+    each neuron's ``k_bound(eps)`` largest weights (``variants.prune_lq``, options ``q``,
+    ``eps``; default 3 rounds). ``scope`` defaults to ``"global"``, and to ``"neuron"`` for lq. Each round's zeros join the mask, which is applied after
+    every optimizer step.
     """
 
-    def __init__(self, kind: str = "magnitude", sparsity: float = 0.7, scope: str = "global",
+    def __init__(self, kind: str = "magnitude", sparsity: float = 0.7, scope: str | None = None,
                  at_epoch: int | None = None, rounds: int | None = None, **pq_options):
-        if kind not in ("magnitude", "pq"):
-            raise InputError(f"pruning kind is 'magnitude' or 'pq', got {kind!r}")
-        self.kind, self.sparsity, self.scope, self.at_epoch = kind, sparsity, scope, at_epoch
+        if kind not in ("magnitude", "pq", "lq"):
+            raise InputError(f"pruning kind is 'magnitude', 'pq' or 'lq', got {kind!r}")
+        self.kind, self.sparsity, self.at_epoch = kind, sparsity, at_epoch
+        self.scope = scope or ("neuron" if kind == "lq" else "global")
         self.rounds = rounds or (1 if kind == "magnitude" else 3)
         self._at = at_epoch
         self.pq_options = pq_options
-        self.name = f"prune_magnitude{sparsity:g}" if kind == "magnitude" else "prune_pq"
+        self.name = f"prune_magnitude{sparsity:g}" if kind == "magnitude" else f"prune_{kind}"
         self.masks: dict[str, torch.Tensor] = {}
 
     def params(self):
@@ -177,7 +180,8 @@ class Prune(Method):
         if self.kind == "magnitude":
             pruned = variants.prune_magnitude(weights, sparsity=self.sparsity, scope=self.scope)
         else:
-            pruned = variants.prune_pq(weights, scope=self.scope, **self.pq_options).weights
+            rule = variants.prune_pq if self.kind == "pq" else variants.prune_lq
+            pruned = rule(weights, scope=self.scope, **self.pq_options).weights
         with torch.no_grad():
             for n, p in quantised_weights(model).items():
                 new = torch.as_tensor(np.asarray(pruned[n]), dtype=p.dtype).reshape(p.shape)
