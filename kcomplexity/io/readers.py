@@ -163,14 +163,16 @@ class NpzCheckpoint(Checkpoint):
         self.path = str(path)
         try:
             if self.path.endswith(".npy"):
-                arr = np.load(self.path, mmap_mode="r")
-                self._info = {Path(self.path).stem: (dtype_name(arr.dtype), arr.shape)}
+                with open(self.path, "rb") as f:
+                    self._info = {Path(self.path).stem: _npy_header(f, os.path.getsize(self.path), self.path)}
             else:
                 with zipfile.ZipFile(self.path) as z:
-                    self._info = {m[:-4]: _npy_header(z, m) for m in z.namelist() if m.endswith(".npy")}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise SourceError(f"{self.path}: not a readable numpy file ({exc}); it may be truncated: "
-                              "re-save it with numpy.savez") from exc
+                    self._info = {m[:-4]: _npy_member(z, m) for m in z.namelist() if m.endswith(".npy")}
+        except SourceError:
+            raise
+        except Exception as exc:  # numpy parses the header with ast/tokenize: many error types
+            raise SourceError(f"{self.path}: not a readable numpy file ({type(exc).__name__}: {str(exc)[:200]}); "
+                              "it may be truncated or corrupt: re-save it with numpy.save or numpy.savez") from None
 
     def info(self):
         return dict(self._info)
@@ -186,21 +188,25 @@ class NpzCheckpoint(Checkpoint):
                 return np.load(self.path, allow_pickle=False)
             with np.load(self.path, allow_pickle=False) as z:
                 return z[name]
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise SourceError(f"{self.path}: array {name!r} cannot be read ({exc}); re-save it") from None
+        except Exception as exc:  # a member may be damaged behind a valid header
+            raise SourceError(f"{self.path}: array {name!r} cannot be read ({type(exc).__name__}: "
+                              f"{str(exc)[:200]}); re-save it") from None
 
 
-def _npy_header(z: zipfile.ZipFile, member: str) -> tuple[str, tuple]:
-    """``(dtype, shape)`` of one member, refusing a header that claims more data than the member holds."""
+def _npy_member(z: zipfile.ZipFile, member: str) -> tuple[str, tuple]:
     with z.open(member) as f:
-        major, _ = np.lib.format.read_magic(f)
-        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read_header(f)
-        header_end = f.tell()
+        return _npy_header(f, z.getinfo(member).file_size, f"{z.filename}: member {member}")
+
+
+def _npy_header(f, size: int, label: str) -> tuple[str, tuple]:
+    """``(dtype, shape)`` of an ``.npy`` stream of ``size`` bytes; refuses a header claiming more data than it holds."""
+    major, _ = np.lib.format.read_magic(f)
+    read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(f)
     claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if dtype.kind != "O" and header_end + claimed > z.getinfo(member).file_size:
-        raise SourceError(f"{z.filename}: member {member} claims shape {shape} ({claimed} bytes) but holds "
-                          f"{z.getinfo(member).file_size - header_end}; the file is corrupt or truncated: re-save it")
+    if dtype.kind != "O" and f.tell() + claimed > size:
+        raise SourceError(f"{label} claims shape {shape} ({claimed} bytes) but holds {size - f.tell()}; "
+                          "the file is corrupt or truncated: re-save it")
     return dtype_name(dtype), tuple(shape)
 
 

@@ -1,0 +1,289 @@
+"""Fuzzing the edges (issue 12): every example ends in success or a KComplexityError.
+
+Hypothesis strategies over safetensors headers, zip ``.pt`` records and pickled views,
+``.npy`` headers, spec strings and CLI argument lists. Each example runs bounded in
+time and memory (``hostile_harness.attempt``); derandomized, so every run tries the
+same examples. Where a reader succeeds on a ``.pt`` file, torch's own non-mmap loader
+is the oracle: it must accept the file too and give the same bytes.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import struct
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from safetensors.torch import save_file
+
+import kcomplexity as kc
+from hostile_harness import FakeStorage, FakeView, attempt, maybe_write_table, run_cli, write_pt
+from kcomplexity.arrays import as_array
+from kcomplexity.io.readers import _split_checkpoint_dict as split_checkpoint_dict
+
+FUZZ = settings(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+HUGE = st.sampled_from([2**31, 2**40, 10**12, 2**63 - 1, 2**64])
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _table():
+    yield
+    maybe_write_table()
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def fresh(tmp_path, suffix: str):
+    """A new file name per example (a rewritten file could keep its size and timestamp)."""
+    return tmp_path / f"f{next(_names)}{suffix}"
+
+
+def analyse_file(path):
+    return kc.analyse(path, "raw|zstd-3", floats_only=False, cache=False, progress=False)
+
+
+# ---------------------------------------------------------------- safetensors headers
+ST_DTYPES = st.sampled_from(["F32", "F16", "BF16", "F64", "I8", "I32", "I64", "U8", "U16", "BOOL",
+                             "F8_E4M3", "F8_E5M2", "C64", "X7", "", "f32"])
+ST_ENTRY = st.fixed_dictionaries({
+    "dtype": ST_DTYPES,
+    "shape": st.lists(st.one_of(st.integers(0, 6), st.integers(-3, -1), HUGE), max_size=3),
+    "data_offsets": st.lists(st.one_of(st.integers(-2, 130), HUGE), min_size=0, max_size=3)})
+ST_HEADER = st.dictionaries(st.text(max_size=6), st.one_of(ST_ENTRY, st.integers(), st.text(max_size=4)), max_size=3)
+
+
+@FUZZ
+@given(header=ST_HEADER, metadata=st.none() | st.dictionaries(st.sampled_from(["global_step", "step", "epoch", "x"]),
+                                                              st.text(max_size=8) | st.integers().map(str)),
+       payload=st.binary(max_size=128), length_delta=st.integers(-3, 3) | HUGE)
+def test_safetensors_header_fields(tmp_path, header, metadata, payload, length_delta):
+    if metadata is not None:
+        header = {**header, "__metadata__": metadata}
+    text = json.dumps(header).encode()
+    path = fresh(tmp_path, ".safetensors")
+    length = len(text) + length_delta if length_delta < 2**31 else length_delta
+    path.write_bytes(struct.pack("<Q", length % 2**64) + text + payload)
+    attempt("safetensors headers (fuzz)", lambda: analyse_file(path))
+
+
+ST_SIZES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I8": 1, "I32": 4, "I64": 8, "U8": 1, "U16": 2, "BOOL": 1,
+            "F8_E4M3": 1}
+
+
+@FUZZ
+@given(tensors=st.lists(st.tuples(st.sampled_from(sorted(ST_SIZES)), st.lists(st.integers(0, 5), max_size=3)),
+                        min_size=1, max_size=3),
+       field=st.sampled_from([None, "dtype", "shape", "data_offsets"]), value=st.sampled_from(
+           ["X7", [2**40], [-1], [0, 2**40], [5, 2], [0], "F32", [1, 1, 1, 1]]), payload=st.binary(min_size=256,
+                                                                                                 max_size=256))
+def test_safetensors_consistent_headers_with_one_bad_field(tmp_path, tensors, field, value, payload):
+    """Valid layouts (any dtype, shape), then at most one field replaced: the reader sees deep, real files."""
+    header, offset = {}, 0
+    for i, (dtype, shape) in enumerate(tensors):
+        size = ST_SIZES[dtype] * int(np.prod(shape, dtype=np.int64))
+        header[f"t{i}"] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    if field is not None:
+        header["t0"][field] = value
+    text = json.dumps(header).encode()
+    path = fresh(tmp_path, ".safetensors")
+    path.write_bytes(struct.pack("<Q", len(text)) + text + payload[:offset])
+    attempt("safetensors headers (fuzz)", lambda: analyse_file(path))
+
+
+@FUZZ
+@given(edits=st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), min_size=1, max_size=6))
+def test_safetensors_header_bytes(tmp_path, edits):
+    path = fresh(tmp_path, ".safetensors")
+    save_file({"a": torch.arange(12.0).reshape(3, 4), "b": torch.ones(5, dtype=torch.bfloat16)}, path,
+              metadata={"global_step": "7"})
+    data = bytearray(path.read_bytes())
+    for pos, byte in edits:
+        data[pos % len(data)] = byte
+    path.write_bytes(bytes(data))
+    attempt("safetensors headers (fuzz)", lambda: analyse_file(path))
+
+
+# ---------------------------------------------------------------- zip .pt records
+STORAGES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
+            "LongStorage": np.int64, "ByteStorage": np.uint8, "BoolStorage": np.bool_}
+
+
+def same_as_torch(path):
+    """Oracle: torch without mmap (which checks record sizes) reads the same bytes."""
+    def check(weights):
+        reference, _ = split_checkpoint_dict(torch.load(path, weights_only=True, map_location="cpu"), str(path))
+        return set(weights) == set(reference) and all(
+            as_array(reference[k], allow_nonfinite=True).tobytes() == weights[k].tobytes() for k in weights)
+    return check
+
+
+def read_all(path) -> dict:
+    w = kc.load(path, floats_only=False)
+    return {k: w[k] for k in w}
+
+
+@FUZZ
+@given(kind=st.sampled_from([*STORAGES, "UntypedStorage"]), numel=st.integers(0, 40) | HUGE,
+       offset=st.integers(-2, 40), size=st.lists(st.integers(0, 9) | HUGE, max_size=3),
+       stride=st.lists(st.integers(-1, 9), max_size=3), record=st.integers(0, 200), key=st.sampled_from(["0", "1"]),
+       compress=st.booleans())
+def test_pt_storages_and_views(tmp_path, kind, numel, offset, size, stride, record, key, compress):
+    path = fresh(tmp_path, ".pt")
+    write_pt(path, {"w": FakeView(FakeStorage(key, numel, kind), offset, size, stride)},
+             {"0": bytes(range(256))[:record] * 1, "1": b"\x07" * 64}, compress)
+    attempt(".pt records (fuzz)", lambda: read_all(path), oracle=same_as_torch(path))
+
+
+@FUZZ
+@given(edits=st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 255)), min_size=1, max_size=4))
+def test_pt_bytes(tmp_path, edits):
+    path = fresh(tmp_path, ".pt")
+    base = torch.arange(24.0)
+    torch.save({"state_dict": {"a": base[:12].view(3, 4), "b": base[12:]}, "epoch": 3, "lst": [torch.ones(2)]}, path)
+    data = bytearray(path.read_bytes())
+    for pos, byte in edits:
+        data[pos % len(data)] = byte
+    path.write_bytes(bytes(data))
+    attempt(".pt records (fuzz)", lambda: read_all(path), oracle=same_as_torch(path))
+
+
+# ---------------------------------------------------------------- .npy headers
+NPY_DESCR = st.sampled_from(["<f4", "<f8", "<f2", ">f4", ">f8", "|u1", "<i8", "|b1", "|O", "<U3", "<c8", "<f16",
+                             "|V4", "<M8[s]", "garbage", "<u2"])
+
+
+def npy_bytes(header_text: str, payload: bytes) -> bytes:
+    body = header_text.encode("latin1", "replace")
+    pad = 64 - (10 + len(body) + 1) % 64
+    body += b" " * pad + b"\n"
+    return np.lib.format.MAGIC_PREFIX + b"\x01\x00" + struct.pack("<H", len(body) % 65536) + body + payload
+
+
+@FUZZ
+@given(descr=NPY_DESCR, shape=st.lists(st.integers(0, 6) | st.integers(-3, -1) | HUGE, max_size=3),
+       fortran=st.booleans(), payload=st.binary(min_size=400, max_size=400), fit=st.booleans(), npz=st.booleans())
+def test_npy_headers(tmp_path, descr, shape, fortran, payload, fit, npz):
+    """``fit``: the payload holds exactly what a parseable header claims (when that is small)."""
+    header = repr({"descr": descr, "fortran_order": fortran, "shape": tuple(shape)})
+    try:
+        need = np.dtype(descr).itemsize * int(np.prod(shape, dtype=object))
+    except (TypeError, ValueError):
+        need = None
+    data = payload[:need] if fit and need is not None and 0 <= need <= len(payload) else payload[:len(payload) // 3]
+    write(tmp_path, npy_bytes(header, data), npz)
+
+
+@FUZZ
+@given(header=st.text(max_size=80), payload=st.binary(max_size=64), npz=st.booleans())
+def test_npy_header_text(tmp_path, header, payload, npz):
+    write(tmp_path, npy_bytes(header, payload), npz)
+
+
+def write(tmp_path, data: bytes, npz: bool) -> None:
+    path = fresh(tmp_path, ".npz" if npz else ".npy")
+    if npz:
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("w.npy", data)
+    else:
+        path.write_bytes(data)
+    attempt(".npy/.npz headers (fuzz)", lambda: analyse_file(path))
+
+
+# ---------------------------------------------------------------- spec strings
+SPEC_TOKENS = st.sampled_from(["raw", "fields", "sign", "q", "bitplanes", "zstd", "lzma", "gzip", "bz2", "brotli",
+                               "lz4", "lz4hc", "entropy", "bdm", "bdm2d", "motif", "|", "|", "-", "-", "0", "1", "4",
+                               "8", "33", "99", "p", "99.9", "9" * 30, " ", "delta:", "e", "_", "."])
+NUMBER = st.sampled_from(["", "0", "1", "2", "4", "4", "8", "8", "12", "16", "33", "64", "9" * 12, "-1", "x"])
+ENCODING = st.tuples(st.sampled_from(["raw", "fields", "sign", "q", "bitplanes", "delta:raw", "qq"]), NUMBER,
+                     st.sampled_from(["", "-p99", "-p99.9999", "-p100", "-p0", "-p101", "-pnan", "-x"])).map("".join)
+CODER = st.tuples(st.sampled_from(["zstd", "lzma", "gzip", "bz2", "brotli", "lz4", "lz4hc", "entropy", "bdm",
+                                   "bdm2d", "motif", "zip"]), st.sampled_from(["", "-"]), NUMBER).map("".join)
+SPECS = (st.tuples(ENCODING, CODER).map("|".join) | CODER | st.lists(SPEC_TOKENS, max_size=6).map("".join)
+         | st.text(max_size=16))
+SMALL = np.random.default_rng(0).standard_normal((16, 16)).astype(np.float32)
+
+
+@settings(FUZZ, max_examples=200)
+@given(spec=SPECS)
+def test_spec_strings(spec):
+    attempt("spec strings (fuzz)", lambda: kc.estimate(SMALL, spec))
+
+
+# ---------------------------------------------------------------- command-line argument lists
+@pytest.fixture
+def cli_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    save_file({"w": torch.randn(16, 16), "b": torch.randn(16)}, tmp_path / "good.safetensors")
+    nan = np.arange(64, dtype=np.float32)
+    nan[3] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    kc.analysis.write_table(kc.analyse(tmp_path / "good.safetensors", cache=False), tmp_path / "table.csv")
+    (tmp_path / "empty.csv").write_text("")
+    return tmp_path
+
+
+CLI_TOKENS = st.sampled_from([
+    "-e", "--include", "--exclude", "--min-ndim", "--per", "--out", "--workers", "--dask", "--delta", "--cache",
+    "--no-cache", "-q", "--allow-nonfinite", "--connect-timeout", "--kind", "--reference", "--seeds", "--no-shuffle",
+    "good.safetensors", "nan.npy", "missing.pt", ".", "a=good.safetensors", "b=good.safetensors", "a=", "=x",
+    "raw|zstd-3", "q4|bdm", "entropy", "x|y", "0", "-1", "1", "1e9", "nan", "x", "w", "*", "model", "tensor",
+    "steps", "layers", "variants", "out.csv", "out.parquet", "out.txt", "/proc/x/y.csv", "fig.png", "table.csv",
+    "empty.csv", "foo", "tcp://127.0.0.1:1", "http://x:1", "inproc://x", "random_init", "c.sqlite", "/nonexistent/c"])
+
+
+OPTION_VALUES = {
+    "-e": ["raw|zstd-3", "q4|bdm", "entropy", "x|y", "q0|lzma-9", "sign|bdm2d"], "--include": ["w", "*", "zz"],
+    "--exclude": ["w", "*"], "--min-ndim": ["0", "2", "-1", "x"], "--per": ["model", "tensor", "x"],
+    "--workers": ["1", "0", "-1", "x"], "--dask": ["foo", "tcp://127.0.0.1:1", "inproc://x", "http://x:1"],
+    "--cache": ["c.sqlite", "/nonexistent/c", ".", "table.csv"], "--connect-timeout": ["1", "0", "-5", "nan", "x"],
+    "--seeds": ["0", "-1", "1 2", "x"], "--reference": ["random_init", "a", "zz"],
+    "--kind": ["steps", "layers", "variants", "pareto", "x"]}
+FLAGS = ["--no-cache", "-q", "--allow-nonfinite", "--delta", "--no-shuffle"]
+SELECT = ["-e", "--include", "--exclude", "--min-ndim"]
+OPTIONS = {"estimate": SELECT + ["--per", "--no-cache", "--allow-nonfinite", "-q"],
+           "analyse": SELECT + ["--per", "--workers", "--dask", "--delta", "--cache", "--no-cache",
+                                "--allow-nonfinite", "--connect-timeout", "-q"],
+           "compare": SELECT + ["--reference", "--seeds", "--no-shuffle"],
+           "plot": ["--kind", "-e"]}
+COMMANDS = {"estimate": (["good.safetensors", "nan.npy", "missing.pt", "."], [None, "out.csv", "out.txt", "/proc/x.csv"]),
+            "analyse": (["good.safetensors", "nan.npy", "missing.pt", "."], ["out.csv", "out.parquet", "out.txt", "."]),
+            "compare": (["a=good.safetensors", "a=nan.npy", "a=", "=x", "a=missing.pt"], [None, "out.csv", "."]),
+            "plot": (["table.csv", "empty.csv", "missing.csv", "good.safetensors"], ["fig.png", "fig.txt", "/proc/f.png"])}
+
+
+@st.composite
+def command_lines(draw) -> list[str]:
+    """A subcommand, a source and an output drawn from plausible values, then options and flags."""
+    command = draw(st.sampled_from(sorted(COMMANDS)))
+    sources, outs = COMMANDS[command]
+    argv = [command, draw(st.sampled_from(sources[:1] * 2 + sources))]
+    if command == "compare" and draw(st.booleans()):
+        argv.append(draw(st.sampled_from(["b=good.safetensors", "a=good.safetensors"])))
+    out = draw(st.sampled_from(outs[:1] * 2 + outs))
+    argv += ["--out", out] if out else []
+    if command == "plot":
+        argv += ["--kind", draw(st.sampled_from(["steps", "layers"]))]
+    for option in draw(st.lists(st.sampled_from(OPTIONS[command]), max_size=3)):
+        values = OPTION_VALUES.get(option, [])
+        valid_first = st.sampled_from(values[:1] * len(values) + values) if values else st.nothing()
+        argv += [option] + ([draw(valid_first)] if values else [])
+    return argv
+
+
+@settings(FUZZ, max_examples=200)
+@given(argv=command_lines() | st.tuples(st.sampled_from(["estimate", "analyse", "compare", "plot", "bogus"]),
+                                        st.lists(CLI_TOKENS, max_size=8)).map(lambda t: [t[0], *t[1]]))
+def test_cli_argument_lists(cli_files, capsys, argv):
+    attempt("CLI argument lists (fuzz)", lambda: run_cli(argv, capsys))
