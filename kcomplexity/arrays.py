@@ -61,7 +61,8 @@ def check_dense(t) -> None:
 def as_array(x, *, allow_nonfinite: bool = False) -> np.ndarray:
     """Return ``x`` as a numeric numpy array, or raise InputError saying what is wrong.
 
-    Accepts numpy arrays, torch tensors (any device) and (nested) Python sequences.
+    Accepts numpy arrays, torch tensors (any device) and (nested) Python sequences;
+    byte-swapped (big-endian) arrays come back in native order, values unchanged.
     Floats must be finite unless ``allow_nonfinite=True``.
     """
     if type(x).__module__.split(".")[0] == "torch":
@@ -81,6 +82,8 @@ def as_array(x, *, allow_nonfinite: bool = False) -> np.ndarray:
         raise InputError(f"complex dtype {arr.dtype} given: measure .real and .imag separately")
     if arr.size == 0:
         raise InputError(f"empty tensor (shape {arr.shape}): there is nothing to measure")
+    if not arr.dtype.isnative:  # big-endian input (a '>f4' .npy): native order at the edge
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if not allow_nonfinite and is_float(arr.dtype):
         _check_finite(arr)
     return arr

@@ -12,8 +12,8 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from .arrays import BFLOAT16, UINT_OF_SIZE, bit_patterns, dtype_name, histogram, is_float, to_float
-from .errors import InputError, SpecError
+from .arrays import BFLOAT16, UINT_OF_SIZE, bit_patterns, histogram, is_float, to_float
+from .errors import SpecError
 from .specced import Specced
 
 # IEEE layouts: dtype -> (exponent bits, mantissa bits); sign is 1 bit.
@@ -122,12 +122,13 @@ class Fields(Encoding):
 
     The byte-grouping of ZipNN-style codecs: exponents of trained weights are
     highly skewed and compress well once separated from the noisy mantissa.
+    Integer and bool tensors have no fields: they pass as one ``raw`` stream.
     """
     family = "fields"
 
     def encode(self, x):
         if not is_float(x.dtype):
-            raise InputError(f"'fields' needs a float tensor, got {dtype_name(x.dtype)}: use 'raw' for integers")
+            return Raw().encode(x)
         exp_bits, man_bits = FLOAT_LAYOUT[np.dtype(x.dtype)]
         u = bit_patterns(x.reshape(-1)).astype(np.uint64)
         sign = (u >> np.uint64(exp_bits + man_bits)).astype(np.uint8)
@@ -143,6 +144,8 @@ class Fields(Encoding):
 
     def decode(self, enc, shape, dtype):
         dtype = np.dtype(dtype)
+        if not is_float(dtype):
+            return Raw().decode(enc, shape, dtype)
         exp_bits, man_bits = FLOAT_LAYOUT[dtype]
         s = {st.name: st.data.astype(np.uint64) for st in enc.streams}
         mantissa = np.zeros_like(s["sign"])
@@ -306,7 +309,8 @@ class Quantize(Encoding):
         if robust is not None and not 0 < robust <= 100:
             raise SpecError(f"robust clipping percentile must be in (0, 100], got {robust}")
         self.bits, self.scheme = int(bits), scheme
-        self.robust = None if scheme == "sym" else robust
+        # p100 clips nothing: the same setting as minmax, so one spec ("-minmax") names both
+        self.robust = None if scheme == "sym" or robust is None or robust == 100 else float(robust)
 
     @property
     def spec(self):
@@ -315,7 +319,7 @@ class Quantize(Encoding):
             return s + "-sym"
         if self.robust is None:
             return s + "-minmax"
-        return s if self.robust == 99.9 else f"{s}-p{self.robust:g}"
+        return s if self.robust == 99.9 else f"{s}-p{np.format_float_positional(self.robust, trim='-')}"
 
     @classmethod
     def from_spec(cls, number, options):
@@ -342,8 +346,8 @@ class Quantize(Encoding):
             out[start:start + CHUNK_VALUES] = self._map(w[start:start + CHUNK_VALUES].astype(np.float64), grid)
         return out.reshape(x.shape)
 
-    def _grid(self, stats: "_TableStats | _ArrayStats") -> tuple[float, float]:
-        """(offset, step) of the codes: code = clamp(round((w - offset) / step))."""
+    def _grid(self, stats: "_TableStats | _ArrayStats") -> tuple:
+        """(offset, step[, scale]) of the codes: code = clamp(round((w x scale - offset) / step))."""
         levels = (1 << self.bits) - 1
         if self.scheme == "sym":
             q = (1 << (self.bits - 1)) - 1
@@ -353,15 +357,19 @@ class Quantize(Encoding):
         else:
             tail = (1 - self.robust / 100) / 2
             lo, hi = stats.quantile(tail), stats.quantile(1 - tail)
+        if not np.isfinite(hi - lo):  # near the float64 maximum: halve all values (exact) so hi - lo fits
+            return lo / 2, (hi / 2 - lo / 2) / levels or 1.0, 0.5
         return lo, (hi - lo) / levels or 1.0
 
-    def _map(self, w: np.ndarray, grid: tuple[float, float]) -> np.ndarray:
-        """The formula of the class docstring on float64 values (codes as float64)."""
-        lo, step = grid
+    def _map(self, w: np.ndarray, grid: tuple) -> np.ndarray:
+        """The formula of the class docstring on float64 values (codes as float64); ``grid`` is
+        (offset, step) or (offset, step, scale) with offset and step for the values times scale."""
+        lo, step, scale = (*grid, 1.0)[:3]
         if self.scheme == "sym":
             q = (1 << (self.bits - 1)) - 1
             return np.clip(np.rint(np.nan_to_num(w / step)), -q, q) + q
-        return np.clip(np.rint(np.nan_to_num((w - lo) / step, nan=-lo / step)), 0, (1 << self.bits) - 1)
+        shifted = (w * scale - lo) if scale != 1.0 else (w - lo)
+        return np.clip(np.rint(np.nan_to_num(shifted / step, nan=-lo / step)), 0, (1 << self.bits) - 1)
 
     def encode(self, x):
         return Encoded([Stream(self.spec, self.codes(x).reshape(-1), 1 << self.bits)],
