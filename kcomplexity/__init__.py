@@ -2,6 +2,17 @@
 
 Every number is an upper bound (a description that decodes back to the data)
 or a labelled estimate (BDM, empirical entropy).
+
+Layers, lowest first: a module imports only from its own layer or below
+(``tests/test_layers.py`` reads this block; ``kcomplexity`` is this package root,
+the public face, which only ``cli`` imports):
+
+    _version, errors, arrays, specced -> encodings, io -> coders -> registry, estimators
+    -> variants, analysis -> plot -> train -> demo -> kcomplexity -> cli
+
+>>> import numpy as np, kcomplexity
+>>> round(kcomplexity.estimate(np.zeros(4096, np.float32), "raw|zstd-3").bits_per_value, 3)
+0.037
 """
 from ._version import __version__
 from .errors import KComplexityError

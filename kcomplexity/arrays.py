@@ -1,7 +1,9 @@
 """Conversion at the edge: numpy arrays, torch tensors and sequences -> numpy arrays.
 
 The core (encodings, coders) runs on numpy only. bfloat16 is carried by the
-``ml_dtypes`` numpy dtype so that its raw bytes stay bit-exact.
+``ml_dtypes`` numpy dtype so that its raw bytes stay bit-exact. Every weight
+conversion goes through here: torch detection (``is_torch``, ``is_module``),
+dtype names, ``as_array`` and ``to_float``.
 """
 from __future__ import annotations
 
@@ -22,12 +24,32 @@ def bit_patterns(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x).view(UINT_OF_SIZE[x.dtype.itemsize])
 
 
+def is_torch(x) -> bool:
+    """True for a torch object (tensor, dtype), told by its type's module without importing torch."""
+    return type(x).__module__.split(".")[0] == "torch"
+
+
+def is_module(obj) -> bool:
+    """True for a torch ``nn.Module``, user subclasses included (checked without importing torch)."""
+    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__)
+
+
 def is_float(dtype: np.dtype) -> bool:
     return np.dtype(dtype) in FLOAT_DTYPES
 
 
-def dtype_name(dtype: np.dtype) -> str:
+def dtype_name(dtype) -> str:
+    """``"float32"``, ``"bfloat16"``, ...: the one name of a numpy or torch dtype.
+
+    >>> dtype_name(BFLOAT16), FLOAT_NAMES
+    ('bfloat16', ('float16', 'bfloat16', 'float32', 'float64'))
+    """
+    if is_torch(dtype):
+        return str(dtype).removeprefix("torch.")
     return "bfloat16" if np.dtype(dtype) == BFLOAT16 else np.dtype(dtype).name
+
+
+FLOAT_NAMES = tuple(dtype_name(d) for d in FLOAT_DTYPES)
 
 
 def _from_torch(t) -> np.ndarray:
@@ -65,7 +87,7 @@ def as_array(x, *, allow_nonfinite: bool = False) -> np.ndarray:
     byte-swapped (big-endian) arrays come back in native order, values unchanged.
     Floats must be finite unless ``allow_nonfinite=True``.
     """
-    if type(x).__module__.split(".")[0] == "torch":
+    if is_torch(x):
         arr = _from_torch(x)
     else:
         try:
@@ -101,11 +123,11 @@ def _check_finite(arr: np.ndarray) -> None:
                          "or pass allow_nonfinite=True (command line: --allow-nonfinite) to measure them as they are")
 
 
-def to_float(arr: np.ndarray) -> np.ndarray:
-    """Numeric values as float32 (float64 stays float64), for quantisation and signs."""
-    if arr.dtype == np.float64:
-        return arr
-    return arr.astype(np.float32, copy=False)
+def to_float(arr: np.ndarray, wide: bool = False) -> np.ndarray:
+    """Numeric values as float32 (float64 stays float64) for quantisation and signs, or as
+    float64 with ``wide=True`` for arithmetic on weights; no copy when already in that dtype."""
+    target = np.float64 if wide or arr.dtype == np.float64 else np.float32
+    return arr.astype(target, copy=False)
 
 
 def histogram(values: np.ndarray, n: int, chunk: int = 1 << 20) -> np.ndarray:

@@ -8,10 +8,10 @@ import re
 
 import numpy as np
 
+from .analysis import MODEL_TENSOR, model_totals
 from .errors import InputError
 from .estimators import parse
 
-MODEL_TENSOR = "<model>"
 PLANE = r"plane_\d+"
 
 
@@ -37,22 +37,6 @@ def _pick(df, column: str, value, what: str):
     if value not in values:
         raise InputError(f"{what}: {column} {value!r} is not in the table; choose one of {values}")
     return df[df[column] == value], value
-
-
-def model_totals(df):
-    """Bits per (series, step, estimator) for the whole model: an estimator's ``<model>`` rows
-    when it has them, else the sum over its tensors (NaN if any tensor was skipped)."""
-    _need(df, ["step", "estimator", "bits", "n_params"], "model_totals")
-    if "tensor" in df.columns:
-        whole = df["tensor"] == MODEL_TENSOR
-        df = df[whole | ~df["estimator"].isin(set(df.loc[whole, "estimator"]))]
-    keys = [c for c in ("series", "step", "estimator") if c in df.columns]
-    totals = df.groupby(keys, sort=True).agg(bits=("bits", lambda s: s.sum(skipna=False)),
-                                             n_params=("n_params", "sum")).reset_index()
-    totals["bits_per_param"] = totals["bits"] / totals["n_params"]
-    if "accuracy" in df.columns:
-        totals = totals.merge(df.groupby(keys)["accuracy"].first().reset_index(), on=keys)
-    return totals
 
 
 def complexity_over_steps(df, value: str = "bits", estimators=None):

@@ -42,7 +42,7 @@ def test_complexity_over_steps_one_axes_per_estimator_one_line_per_series(table)
 
 def test_model_rows_are_not_double_counted(table):
     model = table[table.tensor == "w"].assign(tensor="<model>", bits=1.0)
-    totals = plot.model_totals(pd.concat([table, model]))
+    totals = kc.analysis.model_totals(pd.concat([table, model]))
     assert (totals["bits"] == 1.0).all()
 
 

@@ -10,10 +10,11 @@ import os
 
 import numpy as np
 
+from ..arrays import to_float
 from ..errors import InputError
 from ..variants import as_weights
 from ..variants._prune import k_bound, lq_ratio_rows, neuron_rows, pq_index_rows
-from ..variants._weights import check_float, float_view
+from ..variants._weights import check_float
 
 COLUMNS = ["lq_ratio", "pq_index", "gini", "k_bound", "k_eps"]
 
@@ -41,7 +42,7 @@ def k_eps_rows(rows: np.ndarray, eps: float) -> np.ndarray:
 
 def row_sparsity(rows: np.ndarray, q: float = 0.5, p: float = 0.5, eps: float = 0.1) -> dict[str, np.ndarray]:
     """The ``COLUMNS`` of ``sparsity`` for each row of a 2-D array (every entry counts, zeros too)."""
-    rows = float_view(np.asarray(rows))
+    rows = to_float(np.asarray(rows), wide=True)
     lq = lq_ratio_rows(rows, q)
     zero = ~np.any(rows != 0, axis=1)
     return {"lq_ratio": lq, "pq_index": pq_index_rows(rows, p, 1.0), "gini": gini_rows(rows),

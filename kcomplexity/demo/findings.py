@@ -22,8 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..analysis import MODEL_TENSOR
-from ..plot import model_totals
+from ..analysis import MODEL_TENSOR, model_totals
 from ..train.methods import QAT, Momos, Prune
 
 QUBD = "bitplanes8|bdm2d"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..arrays import as_array, check_dense, dtype_name
+from ..arrays import as_array, check_dense, dtype_name, is_module, is_torch
 from ..errors import InputError, SkippedTensorsWarning, SourceError, UnsafePickleError
 from .torch_zip import check_torch_zip
 
@@ -85,7 +85,7 @@ class MemoryCheckpoint(Checkpoint):
         return cls(tensors, label)
 
     def info(self):
-        return {k: (_torch_or_numpy_dtype(v), tuple(v.shape)) for k, v in self.tensors.items()}
+        return {k: (dtype_name(v.dtype), tuple(v.shape)) for k, v in self.tensors.items()}
 
     def read(self, name):
         if name not in self.tensors:
@@ -95,7 +95,7 @@ class MemoryCheckpoint(Checkpoint):
 
 def _check_tensor(label: str, name: str, value) -> None:
     """A dense tensor with data whose elements fit its storage, or SourceError naming it."""
-    if type(value).__module__.split(".")[0] != "torch":
+    if not is_torch(value):
         return
     try:
         check_dense(value)
@@ -105,12 +105,6 @@ def _check_tensor(label: str, name: str, value) -> None:
         raise SourceError(f"{label}: tensor {name!r} of shape {list(value.shape)} repeats elements of a smaller "
                           f"storage ({value.untyped_storage().nbytes()} bytes; stride {list(value.stride())}); "
                           "refused: re-save it with .contiguous()")
-
-
-def _torch_or_numpy_dtype(v) -> str:
-    if isinstance(v, np.ndarray):
-        return dtype_name(v.dtype)
-    return str(v.dtype).replace("torch.", "")
 
 
 class SafetensorsCheckpoint(Checkpoint):
@@ -276,7 +270,7 @@ def _flatten(d: Mapping, prefix: str = "", label: str = "<memory>") -> dict:
 
 def _is_tensor(v) -> bool:
     """An array or tensor; torch tensors by type (a nested tensor raises on ``.shape``)."""
-    if type(v).__module__.split(".")[0] == "torch":
+    if is_torch(v):
         return hasattr(type(v), "dtype")
     return hasattr(v, "shape") and hasattr(v, "dtype")
 
@@ -433,7 +427,7 @@ def open_source(source, buffers: bool = False) -> Checkpoint:
         return source
     if isinstance(source, (str, os.PathLike)):
         return open_path(source)
-    if hasattr(source, "named_parameters"):
+    if is_module(source):
         return MemoryCheckpoint.from_module(source, buffers=buffers)
     if isinstance(source, Mapping):
         tensors, metadata = _split_checkpoint_dict(source, "<memory>")

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from math import prod
 
+from ..arrays import FLOAT_NAMES
 from ..errors import InputError
-
-FLOAT_NAMES = ("float16", "bfloat16", "float32", "float64")
 
 
 def natural_key(name: str) -> tuple:

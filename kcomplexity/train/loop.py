@@ -25,11 +25,11 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ..errors import InputError
+from ..io.series import METRICS_FILE
 from .data import Split, load_digits_split
 from .methods import Baseline, Method
 from .models import build_model
 
-METRICS_FILE = "metrics.json"
 RECIPE = {"optimizer": "AdamW", "schedule": "cosine", "dataset": "sklearn.load_digits"}
 
 

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..arrays import to_float
 from ..errors import InputError
 from ..io import ModelStream
-from ._weights import as_weights, check_float, float_view, like
+from ._weights import as_weights, check_float, like
 
 DEFAULT_CHUNK_BYTES = 256 << 20
 
@@ -137,7 +138,7 @@ def momos(weights, s: int = 4, capacity: float = 0.01, k: int | None = None, for
 def _stats(original: dict, projected: dict, motifs: np.ndarray, mosaic: np.ndarray, padding: int) -> dict:
     distortion, changed = 0.0, 0
     for n, x in original.items():
-        diff = float_view(projected[n]) - float_view(x)
+        diff = to_float(projected[n], wide=True) - to_float(x, wide=True)
         distortion += float(np.dot(diff.reshape(-1), diff.reshape(-1)))
         changed += int(np.count_nonzero(diff))
     usage = np.bincount(mosaic, minlength=len(motifs))

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..arrays import as_array
+from ..arrays import as_array, to_float
 from ..errors import InputError
-from ._weights import as_weights, check_float, check_number, float_view
+from ._weights import as_weights, check_float, check_number
 
 SCOPES = ("global", "layer", "neuron")
 
@@ -44,7 +44,7 @@ def _zero_smallest(views: list[np.ndarray], count: int, candidates=None) -> None
     (restricted to the flat positions ``candidates`` when given)."""
     if count <= 0:
         return
-    flat = np.concatenate([np.abs(float_view(v)) for v in views])
+    flat = np.concatenate([np.abs(to_float(v, wide=True)) for v in views])
     positions = np.arange(flat.size) if candidates is None else candidates
     chosen = positions[np.argpartition(flat[positions], count - 1)[:count]]
     offset = 0
@@ -76,7 +76,7 @@ def pq_index_rows(rows: np.ndarray, p: float = 0.5, q: float = 1.0) -> np.ndarra
     """``pq_index`` of each row of a 2-D array (all entries count); 0 for an all-zero row."""
     if not 0 < p < q:
         raise InputError(f"the PQ index needs 0 < p < q, got p={p}, q={q}")
-    a = np.abs(float_view(np.asarray(rows)))
+    a = np.abs(to_float(np.asarray(rows), wide=True))
     top = a.max(axis=1, keepdims=True) if a.shape[1] else np.zeros((a.shape[0], 1))
     a = a / np.where(top > 0, top, 1.0)  # scale-free; avoids under/overflow in the powers
     norm_p, norm_q = np.sum(a ** p, axis=1) ** (1.0 / p), np.sum(a ** q, axis=1) ** (1.0 / q)
@@ -150,7 +150,7 @@ def _prune_by_rule(weights, scope: str, rule, what: str) -> PruneResult:
         units = [(n, [row]) for n in out for row in neuron_rows(out[n])]
     info: dict = {}
     for key, views in units:
-        flat = np.concatenate([float_view(v) for v in views])
+        flat = np.concatenate([to_float(v, wide=True) for v in views])
         alive = np.flatnonzero(flat)
         count, numbers = rule(flat[alive])
         _zero_smallest(views, count, candidates=alive)

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arrays import to_float
 from ..encodings import Quantize
-from ._weights import as_weights, check_float, float_view, like
+from ._weights import as_weights, check_float, like
 
 
 def _dequantised(x: np.ndarray, quantizer: Quantize) -> np.ndarray:
     """scale x (code - Q) with Q = 2^(B-1) - 1 and scale = max|w| / Q (1 when w = 0),
     the inverse of ``Quantize(bits, "sym").codes``."""
     q = (1 << (quantizer.bits - 1)) - 1
-    scale = float(np.abs(float_view(x)).max()) / q or 1.0
+    scale = float(np.abs(to_float(x, wide=True)).max()) / q or 1.0
     return (quantizer.codes(x).astype(np.float64) - q) * scale
 
 

@@ -5,9 +5,9 @@ import copy
 
 import numpy as np
 
-from ..arrays import as_array, is_float
+from ..arrays import as_array, is_float, is_module, to_float
 from ..errors import InputError
-from ._weights import as_weights, float_view, is_module, like, module_weights
+from ._weights import as_weights, like, module_weights
 
 
 def kaiming_uniform_bound(shape: tuple) -> float:
@@ -25,7 +25,7 @@ def _tensor_init(x: np.ndarray, rng: np.random.Generator, mode: str) -> np.ndarr
     if not is_float(x.dtype):
         return x.copy()  # integer / bool tensors are not initialised: kept as they are
     if mode == "gaussian":
-        v = float_view(x)
+        v = to_float(x, wide=True)
         values = rng.normal(v.mean(), v.std(), size=x.shape)
     else:
         bound = kaiming_uniform_bound(x.shape) if x.ndim else 1.0
@@ -65,6 +65,6 @@ def _reset_module(module, seed: int, rng: np.random.Generator) -> dict[str, np.n
                 sub.reset_parameters()
             else:
                 for p in sub.parameters(recurse=False):
-                    values = float_view(_tensor_init(as_array(p.detach()), rng, "kaiming"))
+                    values = to_float(_tensor_init(as_array(p.detach()), rng, "kaiming"), wide=True)
                     p.copy_(torch.from_numpy(values))
     return module_weights(fresh)

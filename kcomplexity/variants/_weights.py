@@ -11,13 +11,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..arrays import as_array, is_float
+from ..arrays import as_array, is_float, is_module
 from ..errors import InputError
-
-
-def is_module(obj) -> bool:
-    """True for a torch ``nn.Module`` (checked without importing torch)."""
-    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__)
 
 
 def module_weights(module) -> dict[str, np.ndarray]:
@@ -39,11 +34,6 @@ def as_weights(weights) -> dict[str, np.ndarray]:
     if not out:
         raise InputError("no tensors given (the mapping is empty or the module has no trainable parameters)")
     return out
-
-
-def float_view(x: np.ndarray) -> np.ndarray:
-    """Values as float64 for arithmetic (bfloat16 and float16 included)."""
-    return x.astype(np.float64)
 
 
 def like(values: np.ndarray, original: np.ndarray) -> np.ndarray:
