@@ -420,7 +420,7 @@ class BitPlane(Stream):
     reads every plane from ``codes`` in one pass (QuBD's BDM) never builds it."""
 
     def __init__(self, name: str, codes: np.ndarray, bit: int):
-        self.name, self.codes, self.bit, self.nsymbols = name, codes, bit, 2
+        self.name, self.codes, self.bit, self.nsymbols, self.segments = name, codes, bit, 2, None
 
     @cached_property
     def data(self) -> np.ndarray:

@@ -39,3 +39,8 @@ class SkippedTensorsWarning(UserWarning):
 
 class CacheRecoveredWarning(UserWarning):
     """The result cache was corrupt: it was moved aside and a new one started."""
+
+
+class BDMSaturationWarning(UserWarning):
+    """A BDM sum has more blocks than there are distinct blocks: its value grows only
+    logarithmically with size there (see ``details["saturation"]``)."""

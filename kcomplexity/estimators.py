@@ -75,7 +75,7 @@ class Pipeline:
         start = time.perf_counter()
         encoded = model.encode(self.encoding)
         try:
-            coded = {s.name: self.coder.code(s) for s in encoded.streams}
+            coded = self.coder.code_all(encoded.streams)
         except TooSmall as exc:
             return self._record(model, float("nan"), {}, time.perf_counter() - start, skipped=str(exc))
         details = self._details(encoded, coded)
@@ -96,7 +96,9 @@ class Pipeline:
             details["streams"] = {name: c.bits for name, c in coded.items()}
         for c in coded.values():
             for key, value in c.details.items():
-                if isinstance(value, (int, float)):
+                if isinstance(value, dict):  # per stream
+                    details.setdefault(key, {}).update(value)
+                elif isinstance(value, (int, float)):
                     details[key] = details.get(key, 0) + value
                 else:
                     details[key] = value

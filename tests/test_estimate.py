@@ -161,3 +161,13 @@ def test_constant_input_is_cheaper_than_random(n, seed, spec):
     random = np.random.default_rng(seed).standard_normal(n).astype(np.float32)
     constant = np.full(n, 0.37, np.float32)
     assert kc.estimate(constant, spec).bits < kc.estimate(random, spec).bits
+
+
+@pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16])
+def test_16_bit_floats_are_checked_for_nan_and_inf_by_their_exponent_bits(dtype):
+    extremes = np.array([-1.0, 0.0, 6e4, -6e4, 1e-7], np.float32).astype(dtype)  # finite, incl. near the max
+    assert kc.estimate(extremes, "raw|zstd-3").bits > 0
+    for bad in (np.nan, np.inf, -np.inf):
+        x = np.concatenate([extremes, np.array([bad], np.float32).astype(dtype)])
+        with pytest.raises(InputError, match="1 of 6 values are NaN or Inf"):
+            kc.estimate(x, "raw|zstd-3")

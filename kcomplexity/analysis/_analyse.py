@@ -218,6 +218,9 @@ def _row(row: Row) -> dict:
            "lossless": r.get("lossless", row.lossless), "seconds": r.get("seconds", 0.0),
            "skipped": row.skipped or r.get("skipped"), "details": json.dumps(details, sort_keys=True)}
     out.update(details.get("streams", {}))
+    for key, total in (("blocks", sum), ("distinct_blocks", sum), ("possible_blocks", sum), ("saturation", max)):
+        if isinstance(details.get(key), dict):  # BDM's regime, per stream: summed, saturation the worst
+            out[key] = total(details[key].values())
     for key, value in row.ref.metrics.items():
         out[key if key not in out else f"metric_{key}"] = value
     return out
@@ -271,7 +274,9 @@ def analyse(source, estimators=None, per: str = "tensor", workers: int = 1, exec
     Columns: ``[series,] checkpoint, step, tensor, shape ("3x4"; length for <model>),
     n_params, estimator, bits, bits_per_param, ratio, lossless, seconds, skipped,
     details`` (JSON), one column per stream of a multi-stream encoding (QuBD
-    ``plane_0 .. plane_{B-1}``, fields ``sign, exponent, mantissa_*``; bits each),
+    ``plane_0 .. plane_{B-1}``, fields ``sign, exponent, mantissa_*``; bits each), for BDM
+    estimators ``blocks, distinct_blocks, possible_blocks`` (summed over streams) and
+    ``saturation`` (the worst stream's; above 1 BDM is saturated, see ``details``),
     then every ``metrics.json`` field merged on step (``accuracy``, ``loss``, ...).
     ``sparsity=True`` (or a dict of its options ``q, p, eps``) adds ``kc.sparsity``'s columns
     of each row's tensor (the joined model for ``<model>``) after ``bits_per_param``.

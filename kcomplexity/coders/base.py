@@ -38,6 +38,10 @@ class Coder(Specced):
         raise SpecError(f"{self.spec!r} is an estimate with no decoder: verify=True needs a lossless coder "
                         "(a compressor, entropy or motif-S)")
 
+    def code_all(self, streams: list[Stream]) -> dict[str, Coded]:
+        """Every stream of one encoding, by name; a coder may share work between them."""
+        return {s.name: self.code(s) for s in streams}
+
 
 def parse_level(family: str, number: int | None, options: list[str], levels: range, default: int) -> int:
     """The level of a ``family-L`` spec, checked against ``levels``."""
