@@ -119,8 +119,8 @@ def add_analyse_parser(subparsers) -> None:
     p.add_argument("--out", metavar="FILE", required=True, help="output table: .parquet or .csv")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="local worker processes (default 1)")
     p.add_argument("--dask", metavar="ADDR", help="Dask scheduler address, e.g. tcp://host:8786")
-    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S",
-                   help="seconds to reach the Dask scheduler before giving up (default 10)")
+    p.add_argument("--connect-timeout", type=float, default=8.0, metavar="S",
+                   help="seconds to reach the Dask scheduler before giving up (default 8)")
     p.add_argument("--delta", action="store_true",
                    help="also estimate K(w_t | w_t-1) between consecutive checkpoints (estimator 'delta:<spec>')")
     p.add_argument("--cache", metavar="PATH", help="cache file (default .kcomplexity-cache/cache.sqlite)")

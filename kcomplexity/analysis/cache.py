@@ -67,7 +67,7 @@ class Cache:
     """
 
     def __init__(self, path, readonly: bool = False):
-        self.path, self.ignored_rows = Path(path), 0
+        self.path = Path(path)
         try:
             if readonly:
                 self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
@@ -129,14 +129,12 @@ class Cache:
         self.db.close()
 
     def get(self, key: str) -> dict | None:
-        """The stored estimate, or None when absent or not a well-formed estimate (counted in ``ignored_rows``)."""
+        """The stored estimate, or None when absent or not a well-formed estimate (then recomputed)."""
         try:
             row = self.db.execute("SELECT estimate FROM results WHERE key = ?", (key,)).fetchone()
         except sqlite3.Error as exc:
             raise SourceError(unusable(self.path, exc)) from None
-        estimate = valid_estimate(row[0]) if row else None
-        self.ignored_rows += bool(row) and estimate is None
-        return estimate
+        return valid_estimate(row[0]) if row else None
 
     def put(self, key: str, estimate: dict) -> None:
         """Commit one finished estimate in a single transaction (replacing an invalid row)."""

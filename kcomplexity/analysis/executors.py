@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 
 from ..errors import InputError
 
-CONNECT_TIMEOUT = 10.0      # seconds to reach a Dask scheduler and receive its handshake
+CONNECT_TIMEOUT = 8.0       # seconds to reach a Dask scheduler and receive its handshake (fails within 10 s)
 MAX_HANDSHAKE = 1 << 20     # a Dask handshake message is a few hundred bytes
 PR_SET_PDEATHSIG = 1        # linux/prctl.h
 
