@@ -7,7 +7,7 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-FIGURES = {"01_complexity_over_training.ipynb": 4, "02_variants.ipynb": 3}
+FIGURES = {"01_complexity_over_training.ipynb": 4, "02_variants.ipynb": 3, "sparsity_vs_complexity.ipynb": 4}
 
 
 @pytest.fixture(scope="module")
