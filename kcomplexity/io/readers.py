@@ -94,14 +94,18 @@ class MemoryCheckpoint(Checkpoint):
 
 
 def _check_tensor(label: str, name: str, value) -> None:
-    """A dense tensor with data whose elements fit its storage, or SourceError naming it."""
+    """A dense tensor with data, or SourceError naming it."""
     if not is_torch(value):
         return
     try:
         check_dense(value)
     except InputError as exc:
         raise SourceError(f"{label}: tensor {name!r}: {exc}") from None
-    if value.numel() * value.element_size() > value.untyped_storage().nbytes():
+
+
+def _check_fits(label: str, name: str, value) -> None:
+    """A tensor read from a file holds no more elements than its storage (no stride-0 blow-up on copy)."""
+    if is_torch(value) and value.numel() * value.element_size() > value.untyped_storage().nbytes():
         raise SourceError(f"{label}: tensor {name!r} of shape {list(value.shape)} repeats elements of a smaller "
                           f"storage ({value.untyped_storage().nbytes()} bytes; stride {list(value.stride())}); "
                           "refused: re-save it with .contiguous()")
@@ -216,6 +220,8 @@ class TorchCheckpoint(MemoryCheckpoint):
         obj = torch_load(path)
         tensors, metadata = _split_checkpoint_dict(obj, str(path))
         super().__init__(tensors, str(path), metadata)
+        for name, value in self.tensors.items():
+            _check_fits(self.label, name, value)
         self.path = str(path)
 
     def __reduce__(self):
