@@ -140,3 +140,18 @@ def test_chunked_1d_is_flat_in_size_on_iid_input(rng):
     small = bits_per_value("sign|bdm-chunk1200", rng.standard_normal(10 ** 5).astype(np.float32))
     large = bits_per_value("sign|bdm-chunk1200", rng.standard_normal(10 ** 7).astype(np.float32))
     assert abs(large / small - 1) < 0.03
+
+
+def test_qubd_planes_equal_an_independent_pybdm_computation(rng):
+    """Issue 9: clipping quantiles in float64 as the QuBD reference does with numpy; every plane
+    of a ~150k-value tensor then equals pybdm's 2-D BDM of the plane built here, to 1e-9."""
+    from pybdm import BDM as PyBDM
+
+    w = (rng.standard_normal((384, 400)) * 0.02).astype(np.float32)
+    values = w.astype(np.float64)
+    lo, hi = np.quantile(values, [0.0005, 0.9995])
+    codes = np.clip(np.rint((values - lo) / ((hi - lo) / 255)), 0, 255).astype(np.int64)
+    est = kc.estimate(w, "bitplanes8|bdm2d")
+    reference = PyBDM(ndim=2)
+    for i in range(8):
+        assert est.details["streams"][f"plane_{i}"] == pytest.approx(reference.bdm((codes >> i) & 1), rel=1e-9)
