@@ -9,6 +9,8 @@ import re
 import numpy as np
 
 from .analysis import MODEL_TENSOR, model_totals
+from .coders.bdm import BDM
+from .coders.ctm import TABLES
 from .errors import InputError
 from .estimators import parse
 
@@ -171,4 +173,37 @@ def perturbation_heatmap(values, title: str | None = None, cmap: str = "RdBu_r")
     ax.set_xlabel("column")
     ax.set_ylabel("row")
     ax.set_title(title or "perturbation map")
+    return fig
+
+
+def bdm_regime(table, value: str = "bits_per_value"):
+    """BDM bits per cell against size: one axes for 2-D and one for 1-D BDM estimators, one
+    line per estimator (e.g. whole and tiled forms), log-log. ``table``: columns ``estimator``,
+    ``n_values`` and ``value``. A dotted line marks the size at which an untiled sum over binary
+    input holds as many blocks as there are distinct blocks (2^16 4x4 blocks, 2^12 12-blocks):
+    beyond it the whole form saturates and its bits per cell fall with size."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    _need(table, ["estimator", "n_values", value], "bdm_regime")
+    panels: dict[int, list[str]] = {2: [], 1: []}
+    for spec in dict.fromkeys(table["estimator"]):
+        coder = parse(spec).coder
+        if not isinstance(coder, BDM):
+            raise InputError(f"bdm_regime draws BDM estimators (bdm, bdm2d and their -chunkN/-tileT forms), got {spec!r}")
+        panels[coder.ndim].append(spec)
+    panels = {ndim: specs for ndim, specs in panels.items() if specs}
+    fig, axes = _figure(len(panels), width=4.8)
+    for ax, (ndim, specs) in zip(axes, panels.items()):
+        for spec in specs:
+            rows = table[table["estimator"] == spec].sort_values("n_values")
+            ax.plot(rows["n_values"], rows[value], marker="o", label=spec)
+        side = TABLES[(ndim, 2)][1]
+        ax.axvline(2 ** side ** ndim * side ** ndim, color="grey", linestyle=":", linewidth=1,
+                   label="blocks = distinct blocks")
+        ax.set(xscale="log", yscale="log", title=f"{ndim}-D BDM", xlabel="cells (values)",
+               ylabel="BDM bits per cell")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.legend(fontsize="small")
     return fig

@@ -97,3 +97,19 @@ def test_pareto_front_and_figure(table):
     assert len(series_fig.axes[0].collections[0].get_offsets()) == 6  # 2 series x 3 steps
     with pytest.raises(InputError, match="accuracy"):
         plot.pareto(df.drop(columns="accuracy"))
+
+
+def test_bdm_regime_one_axes_per_dimension_one_line_per_estimator():
+    rows = [{"estimator": spec, "n_values": n, "bits_per_value": v}
+            for spec, values in (("bitplanes1|bdm2d", [1.9, 1.2]), ("bitplanes1|bdm2d-tile64", [1.9, 1.9]),
+                                 ("sign|bdm", [2.6, 0.1]))
+            for n, v in zip([4096, 1 << 20] if "2d" in spec else [1000, 10 ** 6], values)]
+    fig = plot.bdm_regime(pd.DataFrame(rows[::-1]))
+    two_d, one_d = fig.axes
+    assert two_d.get_title() == "2-D BDM" and one_d.get_title() == "1-D BDM"
+    assert [line.get_label() for line in two_d.get_lines()] == ["bitplanes1|bdm2d-tile64", "bitplanes1|bdm2d",
+                                                                 "blocks = distinct blocks"]
+    np.testing.assert_array_equal(two_d.get_lines()[1].get_ydata(), [1.9, 1.2])  # sorted by size
+    assert two_d.get_lines()[-1].get_xdata()[0] == 65536 * 16 and one_d.get_lines()[-1].get_xdata()[0] == 4096 * 12
+    with pytest.raises(InputError, match="BDM estimators"):
+        plot.bdm_regime(pd.DataFrame([{"estimator": "raw|zstd-3", "n_values": 10, "bits_per_value": 1.0}]))
