@@ -16,6 +16,8 @@ the public face, which only ``cli`` imports):
 """
 from ._version import __version__
 from .errors import KComplexityError
+from .encodings import Encoded, Encoding, Stream
+from .coders import Coded, Coder
 from .estimators import DEFAULT_ESTIMATOR, Estimate, Pipeline, estimate, parse
 from .registry import available, register
 from .io import load
@@ -27,7 +29,8 @@ from .analysis.perturbation import perturbation_map
 from . import variants
 
 
-__all__ = ["DEFAULT_ESTIMATOR", "Estimate", "KComplexityError", "Pipeline", "available",
+__all__ = ["Coded", "Coder", "DEFAULT_ESTIMATOR", "Encoded", "Encoding", "Estimate", "KComplexityError", "Pipeline",
+           "Stream", "available",
            "estimate", "parse", "register", "__version__", "load", "analyse", "analyze", "compare", "sparsity",
            "variants", "bdm", "block_entropy", "bdm_conditional", "perturbation", "perturbation_map", "demo", "train"]
 

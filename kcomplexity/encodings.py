@@ -7,6 +7,7 @@ Shape and dtype are treated as known to the decoder (they are the architecture).
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -24,12 +25,25 @@ SIDE_BITS_PER_PARAM = 32  # a float32 scale or offset
 
 @dataclass
 class Stream:
-    """One stream an encoding emits.
+    """One named stream an encoding emits and a coder measures.
 
-    ``data`` holds symbols ``0..nsymbols-1`` (any integer dtype, 1-D or 2-D), or,
-    when ``nsymbols`` is None, raw values whose little-endian bytes are the stream.
-    ``segments``: the sizes of the tensors the stream joins, in order, when block
-    coders must pad each one on its own (see ``cut_blocks``); None for one piece.
+    Parameters
+    ----------
+    name : str
+        Its name in ``details`` and in ``analyse``'s per-stream columns (``"sign"``, ``"plane_0"``).
+    data : numpy.ndarray
+        Symbols ``0 .. nsymbols-1`` (any integer dtype, 1-D or 2-D), or, when
+        ``nsymbols`` is None, raw values whose little-endian bytes are the stream.
+    nsymbols : int or None
+        Alphabet size k: each symbol carries at most log2(k) bits. None for raw bytes.
+    segments : tuple of int or None
+        Sizes of the tensors the stream joins, in order, when block coders must pad
+        each one on its own (see ``cut_blocks``); None for one piece.
+
+    Examples
+    --------
+    >>> list(Stream("sign", np.array([1, 0, 1], np.uint8), 2).to_bytes())  # bits packed: 0b10100000
+    [160]
     """
     name: str
     data: np.ndarray
@@ -84,20 +98,76 @@ def uncut_blocks(blocks: np.ndarray, segments: tuple[int, ...] | None, padding: 
 
 @dataclass
 class Encoded:
+    """What ``Encoding.encode`` returns: the streams and the side information.
+
+    Parameters
+    ----------
+    streams : list of Stream
+        The streams, each coded on its own; the estimate sums their bits.
+    side_bits : int
+        Bits a decoder needs besides the streams (32 per float32 scale or offset).
+    meta : dict
+        Free-form facts about the encoding (not counted).
+    """
     streams: list[Stream]
     side_bits: int = 0
     meta: dict = field(default_factory=dict)
 
 
 class Encoding(Specced):
-    """Base class. Subclasses set ``family``, ``lossless`` and implement ``encode``."""
+    """Abstract base of encodings: a tensor in, named streams and side bits out.
+
+    Subclasses set ``family`` (the spec name), ``pattern`` (its help text) and
+    ``lossless``, and implement ``encode``; a lossless one also implements
+    ``decode``. Register one with ``kcomplexity.register``.
+
+    Attributes
+    ----------
+    lossless : bool
+        Declared: True when ``decode`` gives back the exact input from the streams and
+        the side bits (given shape and dtype); False for a lossy code such as ``qB``.
+
+    Examples
+    --------
+    >>> enc = Raw().encode(np.arange(3, dtype=np.uint8))
+    >>> list(enc.streams[0].to_bytes()), enc.side_bits
+    ([0, 1, 2], 0)
+    """
     kind = "encoding"
     lossless = True
 
+    @abstractmethod
     def encode(self, x: np.ndarray) -> Encoded:
-        raise NotImplementedError
+        """Turn one tensor into streams.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            A validated array (``kcomplexity.arrays.as_array``), any shape.
+
+        Returns
+        -------
+        Encoded
+            The streams and ``side_bits``, the bits a decoder needs besides them.
+        """
 
     def decode(self, enc: Encoded, shape: tuple, dtype: np.dtype) -> np.ndarray:
+        """Invert ``encode`` (lossless encodings only).
+
+        Parameters
+        ----------
+        enc : Encoded
+            What ``encode`` returned (streams decoded back from their frames).
+        shape : tuple of int
+            Of the original tensor, known to the decoder (it is the architecture).
+        dtype : numpy.dtype
+            Of the original tensor, likewise known.
+
+        Returns
+        -------
+        numpy.ndarray
+            The tensor, bit for bit.
+        """
         raise SpecError(f"encoding {self.spec!r} is lossy and cannot be decoded")
 
 

@@ -1,10 +1,12 @@
 """The shared base of encodings and coders: plain objects named by their spec text."""
 from __future__ import annotations
 
+from abc import ABC
+
 from .errors import SpecError
 
 
-class Specced:
+class Specced(ABC):
     """Identity, equality and repr come from ``spec``; ``from_spec`` builds the
     parameterless default. Subclasses set ``family`` and ``pattern`` (the help text)."""
     family = ""

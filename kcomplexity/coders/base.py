@@ -1,6 +1,7 @@
 """The coder interface: a stream in, a bit count (and details) out."""
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,24 +13,67 @@ from ..specced import Specced
 
 @dataclass
 class Coded:
+    """What ``Coder.code`` returns for one stream.
+
+    Parameters
+    ----------
+    bits : float
+        Length of the stream's description in bits: for a lossless coder the code
+        length (real, or ideal within 64 bits of the real one), for an estimate (BDM)
+        its value.
+    details : dict
+        Per-coder figures merged into ``Estimate.details`` (numbers add across streams).
+    frame : bytes or None
+        The bytes a byte coder produced, kept for ``verify=True``.
+    """
     bits: float
     details: dict = field(default_factory=dict)
     frame: bytes | None = None  # what a byte coder produced, for verification
 
 
 class Coder(Specced):
-    """Base class. Subclasses set ``family`` and ``pattern`` (e.g. "zstd-L (L = 1..22)")
-    and implement ``code``.
+    """Abstract base of coders: a stream in, its description length in bits out.
 
-    ``lossless = True`` declares that ``bits`` describe the stream exactly (a decodable
-    upper bound) and that ``roundtrip`` writes and reads the real bitstream; estimates
-    (BDM) keep ``lossless = False``.
+    Subclasses set ``family`` and ``pattern`` (the help text, e.g. "zstd-L (L = 1..22)")
+    and implement ``code``. An estimate's bits are ``side_bits + sum(code(s).bits)`` over
+    the encoding's streams. Register one with ``kcomplexity.register``.
+
+    Attributes
+    ----------
+    lossless : bool
+        Declared: True when ``bits`` describe the stream exactly (a decodable upper
+        bound) and ``roundtrip`` writes and reads the real bitstream; estimates (BDM)
+        keep False.
+
+    Examples
+    --------
+    A fixed-length code, log2(k) bits for each symbol of a k-symbol stream:
+
+    >>> import math
+    >>> class Fixed(Coder):
+    ...     family = "fixed"
+    ...     def code(self, stream):
+    ...         return Coded(stream.data.size * math.log2(stream.nsymbols))
+    >>> Fixed().code(Stream("s", np.zeros(8, np.uint8), 4)).bits
+    16.0
     """
     kind = "coder"
     lossless = False
 
+    @abstractmethod
     def code(self, stream: Stream) -> Coded:
-        raise NotImplementedError
+        """Measure one stream.
+
+        Parameters
+        ----------
+        stream : Stream
+            Symbols (``nsymbols`` set) or raw bytes (``nsymbols`` None).
+
+        Returns
+        -------
+        Coded
+            ``bits`` (float, in bits), ``details``, and ``frame`` for a byte coder.
+        """
 
     def roundtrip(self, stream: Stream, coded: Coded) -> tuple[np.ndarray, float]:
         """Write the real bitstream that ``coded`` measures and decode it: (the stream's data

@@ -4,6 +4,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+from abc import abstractmethod
 
 import brotli
 import lz4.frame
@@ -34,11 +35,13 @@ class Compressor(Coder):
             return super().from_spec(number, options)
         return cls(parse_level(cls.family, number, options, cls.levels, cls.default_level))
 
+    @abstractmethod
     def compress(self, data) -> bytes:
-        raise NotImplementedError
+        """One self-contained frame of ``data`` at ``self.level``."""
 
+    @abstractmethod
     def decompress(self, frame: bytes) -> bytes:
-        raise NotImplementedError
+        """The bytes ``compress`` was given."""
 
     def code(self, stream: Stream) -> Coded:
         frame = self.compress(stream.to_bytes())
