@@ -205,5 +205,8 @@ def test_spearman_table_and_its_reading():
     assert last["n"] == 5 and last["rho lq_ratio"] == pytest.approx(1.0) and last["p lq_ratio"] < 0.05
     assert last["rho pq_index"] == pytest.approx(0.3)  # ranks 3,1,5,2,4 against 1..5
     lines = findings.reading(corr)
-    assert lines[0] == "last epoch (n = 5): lq_ratio ranks bits/param with p < 0.05 under lzma (rho +1.00); not under none."
-    assert lines[1].startswith("last epoch (n = 5): pq_index ranks bits/param with p < 0.05 under none; not under lzma")
+    assert lines[0] == ("last epoch (n = 5): lq_ratio ranks bits/param with p < 0.05 in the expected direction "
+                        "(sparser, fewer bits) under lzma (rho +1.00); the opposite way under none; not under none.")
+    assert lines[1].endswith("the opposite way under none; not under lzma (rho +0.30).")
+    relation["raw|lzma-9"] = relation["raw|lzma-9"][::-1].to_numpy()  # sparser, more bits
+    assert "the opposite way under lzma (rho -1.00)" in findings.reading(findings.correlations(relation, ["raw|lzma-9"], 2))[0]

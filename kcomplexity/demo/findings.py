@@ -230,17 +230,19 @@ def correlations(relation: pd.DataFrame, estimators: list[str], epochs: int) -> 
 
 
 def reading(corr: pd.DataFrame, alpha: float = 0.05) -> list[str]:
-    """What the correlation table says, one sentence per measure, from its numbers."""
+    """What the correlation table says, one sentence per measure, from its numbers. The expected
+    direction is "sparser, fewer bits": rho > 0 for lq_ratio (smaller = sparser), rho < 0 for pq_index."""
     lines = []
     for label in dict.fromkeys(corr["checkpoints"]):
         part = corr[corr["checkpoints"] == label]
-        for c in SPARSITY_COLUMNS:
-            hit = part[part[f"p {c}"] < alpha]
-            miss = part[~(part[f"p {c}"] < alpha)]
-            rank = lambda rows: ", ".join(f"{short(r.estimator)} (rho {r[f'rho {c}']:+.2f})"  # noqa: E731
-                                          for _, r in rows.iterrows()) or "none"
-            lines.append(f"{label} (n = {int(part['n'].iloc[0])}): {c} ranks bits/param with p < {alpha} under "
-                         f"{rank(hit)}; not under {rank(miss)}.")
+        for c, sign in zip(SPARSITY_COLUMNS, (1, -1)):
+            rho, p = part[f"rho {c}"], part[f"p {c}"]
+            groups = {"in the expected direction (sparser, fewer bits)": (p < alpha) & (sign * rho > 0),
+                      "the opposite way": (p < alpha) & (sign * rho < 0), "not": ~(p < alpha)}
+            named = {k: ", ".join(f"{short(e)} (rho {r:+.2f})" for e, r in zip(part["estimator"][m], rho[m])) or "none"
+                     for k, m in groups.items()}
+            lines.append(f"{label} (n = {int(part['n'].iloc[0])}): {c} ranks bits/param with p < {alpha} "
+                         + "; ".join(f"{k} under {v}" for k, v in named.items()) + ".")
     return lines
 
 
