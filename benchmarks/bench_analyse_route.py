@@ -2,10 +2,11 @@
 
 A 9-checkpoint safetensors series (2 tensors of 64x64 float32 each) is analysed
 once with a cache file, estimators ``raw|zstd-3`` and ``bitplanes8|bdm2d`` (QuBD)
-and ``delta=True``. Counted by wrapping the functions wherever the package binds
-them: ``open_path`` (a file really opened), ``fingerprint`` (stat of a file),
-``as_array`` (conversion/validation of a tensor), ``parse_parts`` (a spec parsed).
-A second pass runs QuBD alone to count ``as_array`` per QuBD row.
+and ``delta=True`` (a delta row for each estimator with a delta kind). Counted by
+wrapping the functions wherever the package binds them: ``open_path`` (a file
+really opened), ``fingerprint`` (a stat of a file), ``as_array`` (conversion and
+validation of a tensor), ``parse_parts`` (a spec parsed). A second pass runs QuBD
+alone to count ``as_array`` per QuBD row, by calling module.
 
 Run: ``.venv/bin/python benchmarks/bench_analyse_route.py``.
 """
@@ -51,7 +52,7 @@ def counting(calls: Counter):
     return undo
 
 
-def count(source, specs, cache, delta) -> tuple[Counter, int]:
+def count(source, specs, cache, delta) -> tuple[Counter, "pd.DataFrame"]:
     calls: Counter = Counter()
     undo = counting(calls)
     try:
@@ -59,7 +60,7 @@ def count(source, specs, cache, delta) -> tuple[Counter, int]:
     finally:
         for module, name, original in undo:
             setattr(module, name, original)
-    return calls, len(df)
+    return calls, df
 
 
 def main() -> None:
@@ -67,12 +68,14 @@ def main() -> None:
         series = Path(tmp) / "series"
         series.mkdir()
         write_series(series)
-        calls, rows = count(series, ["raw|zstd-3", "bitplanes8|bdm2d"], Path(tmp) / "cache.sqlite", True)
-        print(f"{N_CHECKPOINTS} checkpoints, {rows} rows (2 tensors x raw|zstd-3, QuBD, delta:raw|zstd-3), cache on")
+        calls, df = count(series, ["raw|zstd-3", "bitplanes8|bdm2d"], Path(tmp) / "cache.sqlite", True)
+        print(f"{N_CHECKPOINTS} checkpoints x 2 tensors, {len(df)} rows ({', '.join(dict.fromkeys(df.estimator))}), "
+              "cache on")
         print(f"  checkpoint opens per checkpoint:   {calls['open_path'] / N_CHECKPOINTS:.1f}")
         print(f"  fingerprints per checkpoint:       {calls['fingerprint'] / N_CHECKPOINTS:.1f}")
         print(f"  spec parses per analyse call:      {calls['parse_parts']}")
-        calls, rows = count(series, ["bitplanes8|bdm2d"], False, False)
+        calls, df = count(series, ["bitplanes8|bdm2d"], False, False)
+        rows = len(df)
         print(f"  as_array per QuBD row (no cache):  {calls['as_array'] / rows:.1f}, of which")
         for key, n in calls.items():
             if isinstance(key, tuple) and key[0] == "as_array":

@@ -129,13 +129,18 @@ def _attach_metrics(refs: list[CheckpointRef], records: list[dict]) -> None:
         ref.metrics = {k: v for k, v in record.items() if k != "step"}
 
 
+def _assign_steps(refs: list[CheckpointRef], steps) -> None:
+    """The explicit ``steps=``, one per checkpoint in order."""
+    if len(steps) != len(refs):
+        raise SourceError(f"steps= has {len(steps)} entries for {len(refs)} checkpoints")
+    for ref, step in zip(refs, steps):
+        ref.step = as_step(step, f"steps= for checkpoint {ref.name}")
+
+
 def _series_from_paths(paths: list[Path], series: str | None, steps, records: list[dict]) -> list[CheckpointRef]:
     refs = [CheckpointRef(p.name, os.path.abspath(p), series=series) for p in paths]
     if steps is not None:
-        if len(steps) != len(refs):
-            raise SourceError(f"steps= has {len(steps)} entries for {len(refs)} checkpoints")
-        for ref, step in zip(refs, steps):
-            ref.step = as_step(step, f"steps= for {ref.name}")
+        _assign_steps(refs, steps)
     else:
         for ref in refs:
             _resolve_step(ref, records)
@@ -191,10 +196,7 @@ def _discover(source, steps, buffers: bool) -> list[CheckpointRef]:
             return _series_from_paths([Path(s) for s in source], None, steps, [])
         refs = [CheckpointRef(str(i), open_source(s, buffers), step=i) for i, s in enumerate(source)]
         if steps is not None:
-            if len(steps) != len(refs):
-                raise SourceError(f"steps= has {len(steps)} entries for {len(refs)} checkpoints")
-            for ref, step in zip(refs, steps):
-                ref.step = as_step(step, f"steps= for checkpoint {ref.name}")
+            _assign_steps(refs, steps)
         return refs
     if _is_path(source):
         text = os.fspath(source)
