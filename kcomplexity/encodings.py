@@ -267,13 +267,21 @@ def _linear_quantile(rank, n: int, q: float) -> float:
     return b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
 
 
+@lru_cache(maxsize=None)
+def _finite_order(dtype: np.dtype) -> np.ndarray:
+    """The bit patterns of finite values of an 8- or 16-bit dtype, in ascending order of value."""
+    values = pattern_values(dtype)
+    finite = np.flatnonzero(np.isfinite(values))
+    return finite[np.argsort(values[finite], kind="stable")]
+
+
 class _TableStats:
     """Order statistics of the finite values of a tensor from its bit-pattern histogram."""
 
-    def __init__(self, values: np.ndarray, counts: np.ndarray):
-        keep = np.flatnonzero((counts > 0) & np.isfinite(values))
-        order = keep[np.argsort(values[keep], kind="stable")]
-        self.sorted, self.cumulative = values[order], np.cumsum(counts[order])
+    def __init__(self, dtype: np.dtype, counts: np.ndarray):
+        order = _finite_order(np.dtype(dtype))
+        order = order[counts[order] > 0]
+        self.sorted, self.cumulative = pattern_values(dtype)[order], np.cumsum(counts[order])
         self.n = int(self.cumulative[-1]) if order.size else 0
 
     def rank(self, k: int) -> float:
@@ -407,7 +415,7 @@ class Quantize(Encoding):
         if values is not None:
             patterns = bit_patterns(x)
             counts = histogram(patterns, values.size)
-            table = self._map(values, self._grid(_TableStats(values, counts)))
+            table = self._map(values, self._grid(_TableStats(x.dtype, counts)))
             return table.astype(dtype)[patterns]
         w = to_float(x).reshape(-1)
         grid = self._grid(_ArrayStats(w))
