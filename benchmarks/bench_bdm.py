@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 import kcomplexity as kc
+from kcomplexity.arrays import dtype_name
 from kcomplexity.coders.ctm import load_table
 
 CASES = [("1-D binary 10^6", 1, 2, (10 ** 6,)), ("1-D 4-symbol 10^6", 1, 4, (10 ** 6,)),
@@ -80,6 +81,19 @@ def qubd(rng):
           f"{len(estimates) - len(scored)} skipped (1-D): {seconds:.2f} s (target < 10 s), BDM {total:.0f} bits")
 
 
+def qubd_vs_zstd(rng):
+    """QuBD on one LLM-shaped matrix (a 7B model's MLP) against zstandard level 3 one-shot of its bytes."""
+    import ml_dtypes
+    import zstandard
+    w = rng.standard_normal((4096, 11008), dtype=np.float32) * 0.02
+    for x in (w.astype(ml_dtypes.bfloat16), w):
+        data = x.tobytes()
+        t_zstd, _ = timed(lambda: zstandard.ZstdCompressor(level=3).compress(data), repeats=3)
+        t_qubd, est = timed(lambda: kc.estimate(x, "bitplanes8|bdm2d"), repeats=3)
+        print(f"{'QuBD 4096x11008 ' + dtype_name(x.dtype):22s} {t_qubd:.3f} s, zstd-3 one-shot "
+              f"{t_zstd:.3f} s: ratio {t_qubd / t_zstd:.2f}x (target <= 2.0x)  BDM {est.details['bdm']:.0f} bits")
+
+
 def perturbation_vs_pybdm(rng):
     from pybdm import BDM, PerturbationExperiment
     for n in (64, 256):
@@ -91,7 +105,8 @@ def perturbation_vs_pybdm(rng):
               f"ratio {t_ref / t_ours:7.1f}x (target >= 100x)  max |diff| {np.abs(v_ref - v_ours.ravel()).max():.1e}")
 
 
-SECTIONS = {"bdm": compare_with_pybdm, "large": large_binary, "qubd": qubd, "perturbation": perturbation_vs_pybdm}
+SECTIONS = {"bdm": compare_with_pybdm, "large": large_binary, "qubd": qubd, "qubd_zstd": qubd_vs_zstd,
+            "perturbation": perturbation_vs_pybdm}
 
 
 def main():
