@@ -123,6 +123,7 @@ def add_analyse_parser(subparsers) -> None:
                    help="seconds to reach the Dask scheduler before giving up (default 8)")
     p.add_argument("--delta", action="store_true",
                    help="also estimate K(w_t | w_t-1) between consecutive checkpoints (estimator 'delta:<spec>')")
+    _add_sparsity_option(p)
     p.add_argument("--cache", metavar="PATH", help="cache file (default .kcomplexity-cache/cache.sqlite)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
     _add_nonfinite_option(p)
@@ -141,13 +142,18 @@ def run_analyse(args) -> int:
         df = analyse(args.source, estimators=args.estimators, per=args.per, workers=args.workers,
                      executor=client, cache=cache, include=args.include, exclude=args.exclude,
                      min_ndim=args.min_ndim, delta=args.delta, progress=_progress_enabled(args),
-                     allow_nonfinite=args.allow_nonfinite)
+                     allow_nonfinite=args.allow_nonfinite, sparsity=args.sparsity)
     finally:
         if client is not None:
             client.close()
     write_table(df, args.out)
     print(f"wrote {len(df)} rows to {args.out}", file=sys.stderr)
     return 0
+
+
+def _add_sparsity_option(p) -> None:
+    p.add_argument("--sparsity", action="store_true",
+                   help="add kc.sparsity's columns (lq_ratio, pq_index, gini, k_bound, k_eps) beside the bits")
 
 
 # ---------------------------------------------------------------- demo
@@ -190,6 +196,7 @@ def add_compare_parser(subparsers) -> None:
                    help="'random_init' (default: drawn from the first variant per seed) or a variant name")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="S", help="seeds (default 0 1 2)")
     p.add_argument("--no-shuffle", action="store_true", help="skip the shuffled control")
+    _add_sparsity_option(p)
     p.add_argument("--out", metavar="FILE", help="also write the table (.parquet or .csv)")
     p.set_defaults(func=run_compare)
 
@@ -208,7 +215,7 @@ def run_compare(args) -> int:
             raise InputError(f"variant name {name!r} is given twice; give each NAME=FILE a different name")
         variants[name] = load(path, include=args.include, exclude=args.exclude, min_ndim=args.min_ndim)
     table = compare(variants, args.estimators or [DEFAULT_ESTIMATOR], reference=args.reference,
-                    seeds=args.seeds, shuffle_control=not args.no_shuffle)
+                    seeds=args.seeds, shuffle_control=not args.no_shuffle, sparsity=args.sparsity)
     print(table.to_string(index=False))
     if args.out:
         write_table(table, args.out)

@@ -177,3 +177,25 @@ def test_compare_shows_the_columns_per_variant():
     assert lq["pruned"] == pytest.approx(kc.sparsity({"m": joined})["lq_ratio"].iloc[0])
     assert lq["pruned"] < lq["dense"] and "random_init" in lq.index
     assert "gini" not in kc.compare({"dense": dense}, "raw|zstd-3", seeds=(0,)).columns
+
+
+def test_cli_analyse_and_compare_take_sparsity(tmp_path, capsys):
+    from safetensors.numpy import save_file
+
+    from kcomplexity.cli import main
+    from kcomplexity.variants import prune_magnitude
+
+    rng = np.random.default_rng(7)
+    dense = {"w": rng.normal(size=(8, 8)).astype(np.float32)}
+    save_file(dense, str(tmp_path / "dense.safetensors"))
+    save_file(prune_magnitude(dense, 0.75), str(tmp_path / "pruned.safetensors"))
+    out = tmp_path / "table.csv"
+    assert main(["analyse", str(tmp_path / "dense.safetensors"), "-e", "raw|zstd-3", "--no-cache", "--sparsity",
+                 "--out", str(out), "-q"]) == 0
+    import pandas as pd
+    row = pd.read_csv(out).iloc[0]
+    assert row["lq_ratio"] == pytest.approx(kc.sparsity(dense)["lq_ratio"].iloc[0])
+    assert main(["compare", f"dense={tmp_path / 'dense.safetensors'}", f"pruned={tmp_path / 'pruned.safetensors'}",
+                 "-e", "raw|zstd-3", "--seeds", "0", "1", "--sparsity", "--out", str(out)]) == 0
+    table = pd.read_csv(out).set_index("variant")
+    assert table.loc["pruned", "k_eps"] < table.loc["dense", "k_eps"]
