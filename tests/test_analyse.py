@@ -10,7 +10,9 @@ from safetensors.torch import save_file
 
 import kcomplexity
 from kcomplexity.analysis.delta import delta_spec, xor_delta
-from kcomplexity.errors import InputError, SpecError
+from kcomplexity import registry
+from kcomplexity.coders import Coder
+from kcomplexity.errors import InputError, KComplexityError, SpecError
 
 SPECS = ["raw|zstd-3", "fields|zstd-3"]
 
@@ -171,6 +173,37 @@ def test_file_tasks_ship_lazy_readers_not_arrays(tmp_path):
     assert all(len(pickle.dumps(j.task)) < 2000 for j in jobs)  # a 64x64 float32 tensor alone is 16 kB
     assert [j.task.previous.label.endswith("epoch_0000.safetensors") for j in jobs[2:]] == [True, True]
     assert jobs[2].task.previous is jobs[0].task.checkpoint  # one opened reader per checkpoint
+
+
+def test_each_checkpoint_is_opened_once_per_analyse(tmp_path, monkeypatch):
+    from kcomplexity.io import readers
+
+    series, opened = make_series(tmp_path / "run", 6), []  # more than open_cached keeps
+    real = readers.open_path
+    monkeypatch.setattr(readers, "open_path", lambda path: opened.append(str(path)) or real(path))
+    readers._open_cached.cache_clear()
+    df = kcomplexity.analyse(series, ["raw|zstd-3", "q8|entropy"], delta=True, cache=False)
+    assert len(df) == 6 * 2 * 2 + 5 * 2 and sorted(opened) == sorted(set(opened)) and len(opened) == 6
+
+
+class ExoticError(KComplexityError):
+    """A plugin's own error class, unknown to kcomplexity.errors."""
+
+
+class Refusing(Coder):
+    family = "refusing"
+
+    def code(self, stream):
+        raise ExoticError("refused on purpose")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_worker_error_comes_back_as_the_object_raised(monkeypatch, workers):
+    monkeypatch.setattr(registry, "_CODERS", dict(registry._CODERS))
+    kcomplexity.register(Refusing)
+    with pytest.raises(ExoticError, match=r"^<memory>, tensor w: refused on purpose$"):
+        kcomplexity.analyse({"w": np.ones(64, np.float32)}, ["raw|zstd-3", "raw|refusing"], workers=workers,
+                            cache=False)
 
 
 def test_progress_bar_goes_to_stderr(capsys):

@@ -6,10 +6,11 @@ tensor, or for ``per="model"`` the joined model) of one checkpoint with every
 Pipeline on it, plus its ``Delta`` estimators against the previous checkpoint. A
 task carries the opened checkpoint: a file checkpoint travels as its lazy reader
 (a torch file as its path), never as arrays; an in-memory source ships just the
-arrays the task needs. The worker reads and hashes the group once, looks every
-row up in the cache (the only place a key is computed), and returns one ``Outcome`` per row (the Estimate as a dict,
-or the KComplexityError object raised). Finished rows are committed to the SQLite
-cache one by one as they arrive, so an interrupted run resumes where it stopped.
+arrays the task needs. The worker reads and hashes the group once (``_keys`` is the
+only place a cache key is computed), looks every row up in the cache, and returns
+one ``Outcome`` per row: the Estimate as a dict, or the KComplexityError object
+raised. Finished rows are committed to the SQLite cache one by one as they arrive,
+so an interrupted run resumes where it stopped.
 """
 from __future__ import annotations
 
