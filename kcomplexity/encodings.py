@@ -406,13 +406,14 @@ class Quantize(Encoding):
     def codes(self, x: np.ndarray) -> np.ndarray:
         """The integer codes, same shape as ``x``, dtype uint8 or uint16.
 
-        8- and 16-bit dtypes go through a table over every bit pattern (one histogram,
-        one gather); wider ones are coded in chunks. Clipping quantiles equal
-        ``np.quantile`` (method "linear") over the finite values in float64.
+        8- and 16-bit dtypes with at least as many values as bit patterns go through a
+        table over every pattern (one histogram, one gather); the rest are coded in chunks.
+        Clipping quantiles equal ``np.quantile`` (method "linear") over the finite values
+        in float64.
         """
         dtype = np.uint8 if self.bits <= 8 else np.uint16
         values = pattern_values(x.dtype)
-        if values is not None:
+        if values is not None and x.size >= values.size:
             patterns = bit_patterns(x)
             counts = histogram(patterns, values.size)
             table = self._map(values, self._grid(_TableStats(x.dtype, counts)))
