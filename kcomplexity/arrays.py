@@ -7,6 +7,8 @@ dtype names, ``as_array`` and ``to_float``.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import ml_dtypes
 import numpy as np
 
@@ -87,6 +89,9 @@ def as_array(x, *, allow_nonfinite: bool = False) -> np.ndarray:
     byte-swapped (big-endian) arrays come back in native order, values unchanged.
     Floats must be finite unless ``allow_nonfinite=True``.
     """
+    if isinstance(x, Mapping) or hasattr(x, "state_dict"):
+        raise InputError(f"{type(x).__name__} is a whole model, not one tensor: pass one of its tensors, "
+                         "or measure the model with kc.analyse(source, per='model')")
     if is_torch(x):
         arr = _from_torch(x)
     else:

@@ -86,7 +86,8 @@ class Pipeline:
 
     def _record(self, model: ModelStream, bits, details, seconds, skipped=None) -> Estimate:
         n, raw_bits = model.n_values, model.raw_bits
-        return Estimate(self.spec, n, model.dtype, raw_bits, bits, bits / n, raw_bits / bits, self.lossless,
+        ratio = raw_bits / bits if bits else float("inf")  # a conditional estimate may be 0 bits
+        return Estimate(self.spec, n, model.dtype, raw_bits, bits, bits / n, ratio, self.lossless,
                         seconds, details, skipped)
 
     @staticmethod

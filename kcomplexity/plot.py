@@ -33,6 +33,8 @@ def _need(df, columns, what: str) -> None:
 def _pick(df, column: str, value, what: str):
     """Rows with ``column == value``; ``value=None`` picks the first one present."""
     values = list(dict.fromkeys(df[column]))
+    if not values:
+        raise InputError(f"{what}: the table has no rows to plot")
     value = values[0] if value is None else value
     if column == "estimator" and value not in values:
         value = parse(value).spec  # "motif-4" names the column value "raw|motif-4"
@@ -61,6 +63,9 @@ def layer_bars(df, estimator=None, step=None, series=None, value: str = "bits_pe
     """One bar per tensor at one step (default: the last) for one estimator (default: the first)."""
     _need(df, ["tensor", "step", "estimator", value], "layer_bars")
     rows = df[df["tensor"] != MODEL_TENSOR]
+    if rows.empty:
+        raise InputError("layer_bars needs per-tensor rows; this table holds whole-model rows only: "
+                         "analyse with per='tensor' (command line: --per tensor)")
     if "series" in rows.columns:
         rows, series = _pick(rows, "series", series, "layer_bars")
     rows, estimator = _pick(rows, "estimator", estimator, "layer_bars")
