@@ -89,7 +89,7 @@ def as_array(x, *, allow_nonfinite: bool = False) -> np.ndarray:
     byte-swapped (big-endian) arrays come back in native order, values unchanged.
     Floats must be finite unless ``allow_nonfinite=True``.
     """
-    if isinstance(x, Mapping) or hasattr(x, "state_dict"):
+    if isinstance(x, Mapping) or is_module(x):
         raise InputError(f"{type(x).__name__} is a whole model, not one tensor: pass one of its tensors, "
                          "or measure the model with kc.analyse(source, per='model')")
     if is_torch(x):
