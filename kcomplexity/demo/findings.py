@@ -3,7 +3,7 @@ sparsity relates to bits.
 
 Every series name comes from the run plan (``app.Plan``). Every ratio is model bits / model
 bits at the same estimator, where model bits are the sum over the weight matrices measured by
-``analyse`` (``analysis.model_totals``). "init" is epoch 0 of a series (one seeded
+``analyse`` (``model_totals``). "init" is epoch 0 of a series (one seeded
 initialisation shared by every run of a model; a QAT series stores its quantised version).
 
 Noise: for a model and an estimator, the largest |1 - bits(draw) / bits(init)| over the
@@ -215,11 +215,13 @@ def sparsity_relation(results: pd.DataFrame, t: Totals) -> pd.DataFrame:
 
 def correlations(relation: pd.DataFrame, estimators: list[str], epochs: int) -> pd.DataFrame:
     """Spearman rank correlation (and its p-value) of bits/param with lq_ratio and with pq_index,
-    per estimator, over the trained runs at the last epoch and over every checkpoint of them."""
+    per estimator, over the trained runs at the last epoch and over all their checkpoints after
+    epoch 0 (the shared initialisation would count once per run)."""
     from scipy.stats import spearmanr
 
     rows = []
-    for label, part in (("last epoch", relation[relation["step"] == epochs]), ("every checkpoint", relation)):
+    for label, part in (("last epoch", relation[relation["step"] == epochs]),
+                        (f"epochs 1-{epochs}", relation[relation["step"] >= 1])):
         for e in estimators:
             row = {"checkpoints": label, "estimator": e, "n": len(part)}
             for c in SPARSITY_COLUMNS:
