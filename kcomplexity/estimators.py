@@ -44,6 +44,20 @@ def parse(spec: "str | Pipeline") -> "Pipeline":
     return Pipeline(*parse_parts(spec))
 
 
+def parse_all(estimators, default: str = DEFAULT_ESTIMATOR) -> list["Pipeline"]:
+    """One spec, a list of them, or None (``default``) -> the distinct Pipelines, in order; never empty."""
+    if estimators is None:
+        estimators = [default]
+    elif isinstance(estimators, (str, Pipeline)):
+        estimators = [estimators]
+    elif not isinstance(estimators, (list, tuple)):
+        raise SpecError(f"estimators takes a spec such as 'raw|zstd-3' or a list of them, got {estimators!r}")
+    pipelines = list(dict.fromkeys(parse(e) for e in estimators))
+    if not pipelines:
+        raise SpecError("estimators is empty: pass at least one spec such as 'raw|zstd-3'")
+    return pipelines
+
+
 # ---------------------------------------------------------------- pipeline
 class Pipeline:
     """An estimator: ``encoding`` then ``coder``. ``Pipeline(Quantize(8), Lzma(9))``."""

@@ -287,3 +287,44 @@ def command_lines(draw) -> list[str]:
                                         st.lists(CLI_TOKENS, max_size=8)).map(lambda t: [t[0], *t[1]]))
 def test_cli_argument_lists(cli_files, capsys, argv):
     attempt("CLI argument lists (fuzz)", lambda: run_cli(argv, capsys))
+
+
+# ---------------------------------------------------------------- API arguments
+CARELESS = st.sampled_from([None, True, False, 0, -1, 1, 2, 3, 2**70, 0.5, 1.5, -0.5, float("nan"), float("inf"), "",
+                            "x", "2", "0.5", "*", "w", "model", "raw|zstd-3", [], [None], ["*"], ["raw|zstd-3"], {},
+                            {"a": 1}, (0, 1), b"x", object()])
+RNG = np.random.default_rng(0)
+MODEL = {"w": RNG.standard_normal((8, 8)).astype(np.float32), "b": RNG.standard_normal(8).astype(np.float32)}
+ANALYSE_OPTIONS = ["estimators", "per", "workers", "include", "exclude", "min_ndim", "floats_only", "delta", "steps",
+                   "cache", "executor", "allow_nonfinite", "progress", "buffers", "sparsity"]
+VARIANT_CALLS = {
+    "momos": (kc.variants.momos, ["s", "capacity", "k", "force_zero", "seed", "per_tensor", "pad", "method"]),
+    "prune_magnitude": (lambda w, **o: kc.variants.prune_magnitude(w, o.pop("sparsity", 0.5), **o),
+                        ["sparsity", "scope"]),
+    "prune_pq": (kc.variants.prune_pq, ["p", "q", "eta", "gamma", "beta", "scope"]),
+    "prune_lq": (kc.variants.prune_lq, ["q", "eps", "scope"]),
+    "quantize": (kc.variants.quantize, ["bits", "per_channel"]),
+    "shuffle": (kc.variants.shuffle, ["seed"]),
+    "random_init": (kc.variants.random_init, ["seed", "mode"]),
+    "compare": (lambda w, **o: kc.compare({"a": w}, **o), ["estimators", "reference", "seeds", "shuffle_control",
+                                                         "metrics", "sparsity"]),
+}
+
+
+@FUZZ
+@given(data=st.data())
+def test_analyse_arguments(tmp_path, monkeypatch, data):
+    monkeypatch.chdir(tmp_path)  # cache=True writes the default cache here
+    names = data.draw(st.lists(st.sampled_from(ANALYSE_OPTIONS), max_size=3, unique=True))
+    options = {n: data.draw(CARELESS, label=n) for n in names}
+    options.setdefault("workers", 1)
+    attempt("API arguments (fuzz)", lambda: kc.analyse([MODEL, MODEL], **options))
+
+
+@FUZZ
+@given(data=st.data(), call=st.sampled_from(sorted(VARIANT_CALLS)))
+def test_variant_and_compare_arguments(data, call):
+    fn, names = VARIANT_CALLS[call]
+    chosen = data.draw(st.lists(st.sampled_from(names), max_size=2, unique=True))
+    options = {n: data.draw(CARELESS, label=n) for n in chosen}
+    attempt("API arguments (fuzz)", lambda: fn(MODEL, **options))

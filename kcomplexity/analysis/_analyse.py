@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError, KComplexityError
-from ..estimators import DEFAULT_ESTIMATOR, Pipeline, parse
+from ..estimators import Pipeline, parse_all
 from ..io import CheckpointRef, ModelStream, Selection, discover, model_order
 from ..io.readers import Checkpoint, MemoryCheckpoint
 from .cache import Cache, content_hash, lookup, resolve_cache_path, result_key
@@ -240,13 +240,7 @@ def to_frame(jobs: list[Job]) -> "pd.DataFrame":
 # ---------------------------------------------------------------- public entry point
 def _estimators(estimators, delta: bool) -> tuple[list[Pipeline], list[tuple[Delta, Pipeline]]]:
     """The parsed pipelines (each spec once) and, with ``delta``, the delta kind of each that has one."""
-    if estimators is None:
-        estimators = [DEFAULT_ESTIMATOR]
-    elif isinstance(estimators, (str, Pipeline)):
-        estimators = [estimators]
-    pipelines = list(dict.fromkeys(parse(e) for e in estimators))
-    if not pipelines:
-        raise InputError("estimators is empty: pass at least one spec such as 'raw|zstd-3'")
+    pipelines = parse_all(estimators)
     deltas = [(kind, p) for p in pipelines if (kind := delta_for(p)) is not None] if delta else []
     if delta and not deltas:
         raise InputError(f"delta=True needs at least one lossless estimator (raw|... or fields|... with a "

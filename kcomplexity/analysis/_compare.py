@@ -16,8 +16,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..io import ModelStream
-from ..estimators import estimate, parse
+from ..estimators import estimate, parse_all
 from ..variants import as_weights, random_init, shuffle
+from ..variants._weights import check_seed
 from ._sparsity import sparsity_options, vector_sparsity
 
 DEFAULT_ESTIMATORS = ("raw|lzma-9", "motif-4")
@@ -55,13 +56,16 @@ def compare(variants: Mapping, estimators=DEFAULT_ESTIMATORS, reference: str = "
 
     if not isinstance(variants, Mapping) or not variants:
         raise InputError("compare needs a non-empty dict name -> model or weights")
-    seeds = list(seeds)
-    if not seeds or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 <= s < 2**32 for s in seeds):
+    if not isinstance(seeds, (list, tuple, range)) or not seeds:
         raise InputError(f"seeds must be a non-empty list of integers in [0, 2**32), e.g. (0, 1, 2); got {seeds!r}")
-    estimators = [parse(e).spec for e in ([estimators] if isinstance(estimators, str) else estimators)]
-    if not estimators:
-        raise InputError("estimators is empty: pass at least one spec such as 'raw|lzma-9'")
+    seeds = [check_seed(s) for s in seeds]
+    estimators = [p.spec for p in parse_all(estimators)]
     draws = {name: [as_weights(v)] for name, v in variants.items()}
+    if metrics is not None and not (isinstance(metrics, Mapping)
+                                    and all(isinstance(m, Mapping) for m in metrics.values())):
+        raise InputError(f"metrics maps variant names to {{column: value}} dicts, got {metrics!r}")
+    if not isinstance(reference, str):
+        raise InputError(f"reference is 'random_init' or a variant name, got {reference!r}")
     if reference not in draws:
         if reference != "random_init":
             raise InputError(f"reference {reference!r} is not a variant name; use one of {list(draws)} "

@@ -6,6 +6,8 @@ properties of the values alone: any permutation of a tensor leaves them unchange
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import os
 
 import numpy as np
@@ -97,6 +99,8 @@ def sparsity_options(sparsity) -> dict | None:
     """``analyse``'s ``sparsity=`` argument as keyword options (None when off)."""
     if sparsity is False or sparsity is None:
         return None
+    if sparsity is not True and not isinstance(sparsity, Mapping):
+        raise InputError(f"sparsity is True, False or a dict of options such as {{'eps': 0.2}}, got {sparsity!r}")
     options = {} if sparsity is True else dict(sparsity)
     unknown = set(options) - {"q", "p", "eps"}
     if unknown:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import time
 import warnings
@@ -25,7 +26,7 @@ import xxhash
 
 from .._version import __version__
 from ..arrays import dtype_name
-from ..errors import CacheRecoveredWarning, SourceError
+from ..errors import CacheRecoveredWarning, InputError, SourceError
 
 DEFAULT_CACHE = Path(".kcomplexity-cache") / "cache.sqlite"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -55,7 +56,11 @@ def resolve_cache_path(cache) -> Path | None:
     """``True`` -> the default path, ``False``/``None`` -> no cache, a path -> that file."""
     if cache is False or cache is None:
         return None
-    return DEFAULT_CACHE if cache is True else Path(cache)
+    if cache is True:
+        return DEFAULT_CACHE
+    if not isinstance(cache, (str, os.PathLike)):
+        raise InputError(f"cache must be True, False or a file path, got {cache!r}")
+    return Path(cache)
 
 
 class Cache:

@@ -22,7 +22,7 @@ import numpy as np
 from ..arrays import to_float
 from ..errors import InputError
 from ..io import ModelStream
-from ._weights import as_weights, check_float, like
+from ._weights import as_weights, check_float, check_seed, like
 
 DEFAULT_CHUNK_BYTES = 256 << 20
 
@@ -45,7 +45,7 @@ def n_motifs(capacity: float, n_blocks: int, k: int | None = None) -> int:
         if int(k) < 1:
             raise InputError(f"k must be >= 1, got {k}")
         return min(int(k), n_blocks)
-    if not 0 < capacity <= 1:
+    if isinstance(capacity, bool) or not isinstance(capacity, (int, float, np.number)) or not 0 < capacity <= 1:
         raise InputError(f"capacity is a fraction of the number of blocks in (0, 1], got {capacity}")
     return max(1, min(int(capacity * n_blocks), n_blocks))
 
@@ -114,8 +114,11 @@ def momos(weights, s: int = 4, capacity: float = 0.01, k: int | None = None, for
     original = as_weights(weights)
     for name, x in original.items():
         check_float(name, x, "momos")
+    if s > sum(x.size for x in original.values()):
+        raise InputError(f"block size s={s} is larger than the model ({sum(x.size for x in original.values())} "
+                         "values); use a small block such as s=4")
     start = time.perf_counter()
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     groups = [[n] for n in original] if per_tensor else [list(original)]
     out, motif_sets, mosaics, offset, padding = {}, [], [], 0, 0
     for names in groups:

@@ -177,6 +177,7 @@ def prune_pq(weights, p: float = 0.5, q: float = 1.0, eta: float = 0.0, gamma: f
     smallest |w| among them are zeroed. Call it again on the result (after retraining) to
     iterate. ``info[key]``: ``pq_index, d, m, ratio, pruned``.
     """
+    p, q = check_number(p, "p", 0), check_number(q, "q", 0)
     if not 0 < p < q:
         raise InputError(f"the PQ index needs 0 < p < q, got p={p}, q={q}")
     eta, gamma, beta = check_number(eta, "eta", 0.0), check_number(gamma, "gamma", 0.0), check_number(beta, "beta", 0, 1)
@@ -194,6 +195,7 @@ def prune_lq(weights, q: float = 0.5, eps: float = 0.1, scope: str = "neuron") -
     Dense weights (lq_ratio >= eps) keep everything. ``info[key]``: ``lq_ratio, d, kept, ratio,
     pruned``.
     """
+    q, eps = check_number(q, "q", 0, 1), check_number(eps, "eps", 0, 1)
     if not 0 < q < 1:
         raise InputError(f"the l_q ratio needs 0 < q < 1, got q={q}")
     if not 0 < eps < 1:

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..arrays import as_array, is_float, is_module, to_float
 from ..errors import InputError
-from ._weights import as_weights, like, module_weights
+from ._weights import as_weights, check_seed, like, module_weights
 
 
 def kaiming_uniform_bound(shape: tuple) -> float:
@@ -48,7 +48,7 @@ def random_init(module_or_weights, seed: int = 0, mode: str = "kaiming") -> dict
     """
     if mode not in ("kaiming", "gaussian"):
         raise InputError(f"random_init mode must be 'kaiming' or 'gaussian', got {mode!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     if is_module(module_or_weights) and mode == "kaiming":
         return _reset_module(module_or_weights, seed, rng)
     return {name: _tensor_init(x, rng, mode) for name, x in as_weights(module_or_weights).items()}

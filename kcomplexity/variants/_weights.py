@@ -52,3 +52,10 @@ def check_number(value, what: str, low: float, high: float = float("inf")) -> fl
             or not low <= value <= high:
         raise InputError(f"{what} must be a number in [{low}, {high}], got {value!r}")
     return float(value)
+
+
+def check_seed(seed) -> int:
+    """A random seed: an integer in [0, 2**32), else InputError."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise InputError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    return int(seed)
