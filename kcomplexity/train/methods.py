@@ -176,7 +176,7 @@ class Prune(Method):
     def prune(self, model: nn.Module) -> None:
         from .. import variants
 
-        weights = {n: p.detach().numpy().copy() for n, p in quantised_weights(model).items()}
+        weights = {n: p.detach() for n, p in quantised_weights(model).items()}  # variants copy via arrays
         if self.kind == "magnitude":
             pruned = variants.prune_magnitude(weights, sparsity=self.sparsity, scope=self.scope)
         else:
