@@ -109,8 +109,10 @@ def test_tile_options_any_order_and_bad_sizes():
             kc.parse(f"sign|{bad}")
 
 
-def test_too_small_for_any_tile_is_skipped():
-    est = kc.estimate(np.ones((3, 50), np.float32), "bitplanes8|bdm2d-tile8")
+@pytest.mark.parametrize("shape", [(3, 50), (50, 3), (2, 2), (1, 9)])
+@pytest.mark.parametrize("spec", ["bitplanes8|bdm2d", "bitplanes8|bdm2d-tile8", "bitplanes12|bdm2d"])
+def test_too_small_for_one_block_is_skipped(shape, spec):
+    est = kc.estimate(np.arange(np.prod(shape), dtype=np.float32).reshape(shape), spec)
     assert math.isnan(est.bits) and "4x4" in est.skipped
 
 

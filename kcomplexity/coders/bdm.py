@@ -364,6 +364,8 @@ def plane_block_codes(codes: np.ndarray, bits: int) -> np.ndarray:
     if sys.byteorder != "little":  # the word layout below assumes it
         return plane_block_codes_by_plane(codes, bits)
     rows, cols = codes.shape[0] // 4, codes.shape[1] // 4
+    if rows == 0 or cols == 0:
+        return np.zeros((bits, rows, cols), np.uint16)
     if codes.dtype == np.uint8:
         return _byte_plane_blocks(codes, rows, cols)[:bits]
     return np.concatenate([_byte_plane_blocks(((codes >> (8 * byte)) & 0xFF).astype(np.uint8), rows, cols)
