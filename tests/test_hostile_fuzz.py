@@ -328,3 +328,26 @@ def test_variant_and_compare_arguments(data, call):
     chosen = data.draw(st.lists(st.sampled_from(names), max_size=2, unique=True))
     options = {n: data.draw(CARELESS, label=n) for n in chosen}
     attempt("API arguments (fuzz)", lambda: fn(MODEL, **options))
+
+
+# ---------------------------------------------------------------- series metadata (metrics.json, trainer_state.json)
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-2, 2**70) | st.floats() | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                    max_leaves=8)
+RECORD = st.dictionaries(st.sampled_from(["step", "epoch", "accuracy", "loss", "note"]), JSON, max_size=4)
+
+
+@settings(FUZZ, max_examples=50)
+@given(metrics=st.fixed_dictionaries({"records": st.lists(RECORD, max_size=3)}) | JSON, state=st.none() | JSON,
+       deep=st.booleans())
+def test_series_metadata(tmp_path, metrics, state, deep):
+    series = tmp_path / f"s{next(_names)}"
+    (series / "checkpoint-1").mkdir(parents=True)
+    (series / "checkpoint-2").mkdir()
+    for i, folder in enumerate(sorted(series.iterdir())):
+        save_file({"w": torch.full((8,), float(i))}, folder / "model.safetensors")
+        if state is not None:
+            (folder / "trainer_state.json").write_text(json.dumps(state))
+    text = "[" * 100_000 + "]" * 100_000 if deep else json.dumps(metrics)
+    (series / "metrics.json").write_text(text)
+    attempt("series metadata (fuzz)", lambda: kc.analyse(series, cache=False, progress=False))

@@ -342,7 +342,7 @@ def _shards(path: Path) -> list[str]:
     index = path / HF_INDEX
     try:
         weight_map = json.loads(index.read_text())["weight_map"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise SourceError(f"{index}: not a valid shard index ({exc}); it needs a 'weight_map'") from None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise SourceError(f"{index}: 'weight_map' must map tensor names to shard file names "
@@ -361,7 +361,7 @@ def _trainer_state(path: Path) -> dict:
         return {}
     try:
         state = json.loads(f.read_text())
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, RecursionError) as exc:
         raise SourceError(f"{f}: not readable JSON ({exc}); fix or remove it") from None
     if not isinstance(state, dict):
         raise SourceError(f"{f}: holds a JSON {type(state).__name__}, expected an object such as "

@@ -97,7 +97,7 @@ def read_metrics(directory: Path) -> list[dict]:
         return []
     try:
         records = json.loads(f.read_text())["records"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise SourceError(f"{f}: expected {{\"records\": [{{\"step\": ..., ...}}]}} ({exc}); fix or remove it") from exc
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise SourceError(f"{f}: \"records\" must be a list of objects such as {{\"step\": 100, \"loss\": 0.3}}; "
