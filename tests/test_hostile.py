@@ -308,6 +308,15 @@ def test_parquet_with_a_mixed_type_metric_column(tmp_path):
 
 
 # ---------------------------------------------------------------- cache
+def test_cache_options_on_the_command_line(tmp_path, capsys):
+    np.save(tmp_path / "w.npy", W["w"])
+    argv = ["analyse", tmp_path / "w.npy", "--out", tmp_path / "r.csv", "--cache"]
+    cli_error(argv + ["/nonexistent/dir/c.sqlite"], capsys, "--no-cache", cls="cache")
+    (tmp_path / "notes.txt").write_text("my notes, not a database\n" * 50)
+    cli_error(argv + [tmp_path / "notes.txt"], capsys, "--cache PATH", cls="cache")
+    assert (tmp_path / "notes.txt").read_text().startswith("my notes")  # never moved aside or overwritten
+
+
 def test_cache_locations_that_cannot_be_used(tmp_path, monkeypatch):
     monkeypatch.chdir("/proc")  # not writable, even for root: the default cache folder cannot be made
     error("cache", lambda: kc.analyse(W), "--cache PATH.*--no-cache")
