@@ -12,7 +12,8 @@ import numpy as np
 
 import kcomplexity as kc
 from kcomplexity.variants import momos, nearest_motif
-from kcomplexity.variants._momos import _blocks, draw_motifs
+from kcomplexity.io import ModelStream
+from kcomplexity.variants._momos import draw_motifs
 
 N_PARAMS, S, CAPACITY = 10 ** 7, 4, 0.01
 
@@ -30,7 +31,7 @@ def main() -> None:
     print(f"momos 10^7 params, s={S}, capacity={CAPACITY}: k={st['k']} motifs x {st['n_blocks']} blocks "
           f"in {seconds:.1f} s (kd-tree, exact)")
 
-    blocks, _ = _blocks([x[:10 ** 6]], S)
+    blocks, _ = ModelStream({"w": x[:10 ** 6]}).blocks(S)
     motifs = draw_motifs(blocks, int(CAPACITY * len(blocks)), True, np.random.default_rng(0))
     tree, t_tree = timed(nearest_motif, blocks, motifs, "kdtree")
     brute, t_brute = timed(nearest_motif, blocks, motifs, "brute")

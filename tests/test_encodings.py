@@ -6,7 +6,7 @@ import torch
 
 import kcomplexity as kc
 from kcomplexity.encodings import Bitplanes, Fields, Quantize, Raw, Sign, Stream, interleave
-from kcomplexity.errors import InputError, SpecError
+from kcomplexity.errors import SpecError
 
 SPECIAL = [0.0, -0.0, 1.0, -1.5, 1e-40, 3.4e38, np.inf, -np.inf, np.nan]
 

@@ -78,7 +78,7 @@ class Coder(Specced):
     def roundtrip(self, stream: Stream, coded: Coded) -> tuple[np.ndarray, float]:
         """Write the real bitstream that ``coded`` measures and decode it: (the stream's data
         as decoded, the real length in bits). Raises VerificationError when the real length is
-        more than 64 bits from ``coded.bits``."""
+        more than 64 bits above ``coded.bits``."""
         raise SpecError(f"{self.spec!r} is an estimate with no decoder: verify=True needs a lossless coder "
                         "(a compressor, entropy or motif-S)")
 

@@ -16,7 +16,7 @@ counted in the header). The code is
 and, if that is larger, the values stored verbatim; 1 bit says which. The static
 and KT index lengths are ideal code lengths; ``Motif.encode`` writes the real
 bitstream (range-coded indices, ``kcomplexity.coders.rangecode``) and
-``Motif.decode`` reads it back, within 64 bits of the ideal total. So the total is
+``Motif.decode`` reads it back, at most 64 bits above the ideal total. So the total is
 a decodable upper bound up to that slack; it is never below the entropy of the
 block arrangement, and never more than 1 bit above the raw size.
 """

@@ -26,8 +26,8 @@ from ..train.loop import checkpoint_name, evaluate, set_threads, train, write_me
 from ..train.methods import QAT, Baseline, Method, Momos, Prune
 from ..train.models import build_model
 
-# The MoMos reference measures the whole model (all trainable tensors joined; analyse joins them
-# in natural name order, the order momos cuts its blocks in); QuBD measures each weight matrix.
+# The MoMos reference measures the whole model (all trainable tensors joined as one ModelStream,
+# each tensor cut into blocks on its own, as momos cuts them); QuBD measures each weight matrix.
 MODEL_ESTIMATORS = ("raw|lzma-9", "fields|zstd-19", "sign|bdm", "motif-4")
 TENSOR_ESTIMATORS = ("bitplanes8|bdm2d",)
 ESTIMATORS = MODEL_ESTIMATORS + TENSOR_ESTIMATORS
