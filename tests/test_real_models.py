@@ -10,7 +10,7 @@ import pytest
 import kcomplexity as kc
 from kcomplexity import cli
 from kcomplexity.coders.rangecode import SLACK_BITS
-from kcomplexity.errors import InputError
+from kcomplexity.errors import InputError, SkippedTensorsWarning
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
@@ -61,6 +61,27 @@ def _hand_bf16(folder, d=64, ff=176, vocab=300, layers=2):
     return shapes
 
 
+def _trainer_run(model, out, steps=3):
+    """A real 3-step AdamW fine-tune saved in the Hugging Face Trainer layout: checkpoint-N folders with
+    optimizer state and trainer_state.json (fractional epochs), and the final model in the output folder."""
+    model = _perturbed(model, 0.0, seed=0)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    tokens = torch.randint(0, model.config.vocab_size, (4, 16), generator=torch.Generator().manual_seed(2))
+    log = []
+    for step in range(1, steps + 1):
+        loss = model(input_ids=tokens, labels=tokens).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        log.append({"loss": loss.item(), "step": step, "epoch": step / steps})
+        folder = out / f"checkpoint-{step}"
+        model.save_pretrained(folder)
+        torch.save(opt.state_dict(), folder / "optimizer.pt")
+        (folder / "trainer_state.json").write_text(json.dumps(
+            {"global_step": step, "epoch": step / steps, "log_history": log, "best_metric": None}))
+    model.save_pretrained(out)
+
+
 @pytest.fixture(scope="module")
 def hf(tmp_path_factory):
     """Folders and the models they hold: name -> path, plus parameter counts."""
@@ -84,6 +105,7 @@ def hf(tmp_path_factory):
     for step in (1, 2):
         gpt2.save_pretrained(root / "same" / f"checkpoint-{step}")
     hand = _hand_bf16(root / "hand_bf16")
+    _trainer_run(gpt2, root / "trainer_out")
     return {"root": root, "bert": bert, "gpt2": gpt2, "llama": llama, "hand_shapes": hand}
 
 
@@ -269,3 +291,14 @@ def test_cli_analyse_compare_and_plot(hf, tmp_path, capsys):
 
 def api_bits(folder, spec):
     return kc.analyse(folder, [spec], per="model", cache=False).bits.iloc[0]
+
+
+def test_a_trainer_output_folder(hf):
+    out = hf["root"] / "trainer_out"
+    df = kc.analyse(str(out / "checkpoint-*"), ["raw|zstd-3"], per="model", delta=True, cache=False)
+    assert list(df[df.estimator == "raw|zstd-3"].step) == [1, 2, 3]  # global_step; fractional epochs are fine
+    assert (df.n_params == _n_params(hf["gpt2"])).all()  # optimizer.pt beside the model is not read
+    assert list(df[df.estimator == "delta:raw|zstd-3"].step) == [2, 3]
+    with pytest.warns(SkippedTensorsWarning, match="checkpoint-1 .. checkpoint-3"):
+        final = kc.analyse(out, ["raw|zstd-3"], per="model", cache=False)
+    assert final.bits.iloc[0] == df[df.step == 3].set_index("estimator").loc["raw|zstd-3", "bits"]

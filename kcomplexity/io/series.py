@@ -24,10 +24,11 @@ import glob as globlib
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import SourceError
+from ..errors import SkippedTensorsWarning, SourceError
 from .readers import FILE_SUFFIXES, Checkpoint, is_checkpoint_dir, open_cached, open_source, path_errors
 from .selection import natural_key
 
@@ -109,13 +110,23 @@ def read_metrics(directory: Path) -> list[dict]:
     return records
 
 
+def _warn_nested_checkpoints(path: Path) -> None:
+    """A Trainer output folder holds the final model beside its ``checkpoint-N`` folders: say which is measured."""
+    nested = sorted((p.name for p in path.iterdir() if is_checkpoint_dir(p)), key=natural_key)
+    if nested:
+        pattern = path / (os.path.commonprefix(nested) + "*")
+        warnings.warn(f"{path.name} is a model folder and also holds {len(nested)} checkpoint folder(s) "
+                      f"({nested[0]} .. {nested[-1]}): measuring the model folder only; pass '{pattern}' "
+                      "to measure them as a series", SkippedTensorsWarning, stacklevel=5)
+
+
 def _resolve_step(ref: CheckpointRef, records: list[dict]) -> None:
     metadata = ref.open().metadata
     step = next((as_step(metadata[k], f"{ref.name} ({k})") for k in METADATA_STEP_KEYS if k in metadata), None)
     name_step, epoch = steps_from_name(ref.name)
-    if epoch is None and "epoch" in metadata:
-        epoch = as_step(metadata["epoch"], f"{ref.name} (epoch)")
     step = step if step is not None else name_step
+    if step is None and epoch is None and "epoch" in metadata:  # HF writes fractional epochs beside global_step
+        epoch = as_step(metadata["epoch"], f"{ref.name} (epoch)")
     if step is None and epoch is not None:
         match = [r for r in records if r.get("epoch") == epoch and "step" in r]
         step = int(match[-1]["step"]) if match else epoch
@@ -208,6 +219,8 @@ def _discover(source, steps, buffers: bool) -> list[CheckpointRef]:
         path = Path(text)
         if path.is_dir() and not is_checkpoint_dir(path):
             return _directory(path, steps)
+        if path.is_dir():
+            _warn_nested_checkpoints(path)
         return _series_from_paths([path], None, steps, read_metrics(path.parent))
     ref = CheckpointRef("<memory>", open_source(source, buffers))
     _resolve_step(ref, [])
