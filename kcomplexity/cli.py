@@ -32,11 +32,12 @@ EPILOG = textwrap.dedent("""\
     """)
 
 
-def _add_selection_options(p: argparse.ArgumentParser, per: bool = True) -> None:
+def _add_selection_options(p: argparse.ArgumentParser, per: bool = True,
+                           defaults: str = DEFAULT_ESTIMATOR) -> None:
     """Options shared by every subcommand that reads weights."""
     p.add_argument("-e", "--estimator", action="append", dest="estimators", metavar="SPEC",
                    help="estimator spec such as 'raw|zstd-19' or 'bitplanes8|bdm2d' (repeatable; "
-                        "default raw|zstd-3). Quote it: '|' is a shell pipe")
+                        f"default {defaults}). Quote it: '|' is a shell pipe")
     p.add_argument("--include", action="append", metavar="GLOB", help="only tensors whose name matches (repeatable)")
     p.add_argument("--exclude", action="append", metavar="GLOB", help="skip tensors whose name matches (repeatable)")
     p.add_argument("--min-ndim", type=int, default=0, metavar="N",
@@ -180,20 +181,34 @@ def run_demo(args) -> int:
 
 
 # ---------------------------------------------------------------- compare
+COMPARE_HIDDEN = {"n_params", "n_seeds", "bits_std", "bits_per_param", "reference_bits", "shuffle_bits",
+                  "reference_kind", "skipped"}  # printed above / below the table, or kept for --out
+
+
 def add_compare_parser(subparsers) -> None:
+    from .analysis import COMPARE_ESTIMATORS
+    from .variants import INIT_RULES
+
     p = subparsers.add_parser(
         "compare", help="compare variants of one model (trained, pruned, MoMos, ...) side by side",
-        description="Measure each variant as a whole model; report bits, the ratio to a seeded random "
-                    "initialisation (or a named variant) and the ratio to each variant's own shuffle.",
+        description="Measure each variant (whole model; per matrix for 2-D coders such as bdm2d); report bits, "
+                    "the ratio to the model's own initialisation (or a named variant), drawn once per seed, "
+                    "and the ratio to each variant's own shuffle. Multi-stream estimators add one row per "
+                    "stream (bit-plane).",
         epilog=textwrap.dedent("""\
-            example:
+            examples:
+              kcomplexity compare pretrained=path/to/hf_model -e 'bitplanes8|bdm2d' --min-ndim 2
               kcomplexity compare trained=final.safetensors momos=momos.safetensors -e 'raw|lzma-9' -e motif-4
+              kcomplexity compare trained=final.safetensors --init normal-0.02
             """),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("variants", nargs="+", metavar="NAME=FILE", help="a variant's name and its checkpoint")
-    _add_selection_options(p, per=False)
+    p.add_argument("variants", nargs="+", metavar="NAME=PATH", help="a variant's name and its checkpoint or model folder")
+    _add_selection_options(p, per=False, defaults=" and ".join(COMPARE_ESTIMATORS))
     p.add_argument("--reference", default="random_init", metavar="NAME",
-                   help="'random_init' (default: drawn from the first variant per seed) or a variant name")
+                   help="'random_init' (default: drawn from the first variant's architecture per seed) or a variant name")
+    p.add_argument("--init", choices=INIT_RULES, default=INIT_RULES[0], metavar="RULE",
+                   help=f"for a checkpoint without config.json: how to draw its matrices and embeddings, one of "
+                        f"{', '.join(INIT_RULES)} (default {INIT_RULES[0]}); norm weights are 1, biases 0")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="S", help="seeds (default 0 1 2)")
     p.add_argument("--no-shuffle", action="store_true", help="skip the shuffled control")
     _add_sparsity_option(p)
@@ -202,7 +217,9 @@ def add_compare_parser(subparsers) -> None:
 
 
 def run_compare(args) -> int:
-    from . import compare, load
+    import pandas as pd
+
+    from . import compare
     from .analysis import write_table
 
     _check_out(args.out)
@@ -210,13 +227,19 @@ def run_compare(args) -> int:
     for item in args.variants:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise InputError(f"variant {item!r} must be written NAME=FILE, e.g. trained=model.safetensors")
+            raise InputError(f"variant {item!r} must be written NAME=PATH, e.g. trained=model.safetensors")
         if name in variants:
-            raise InputError(f"variant name {name!r} is given twice; give each NAME=FILE a different name")
-        variants[name] = load(path, include=args.include, exclude=args.exclude, min_ndim=args.min_ndim)
-    table = compare(variants, args.estimators or [DEFAULT_ESTIMATOR], reference=args.reference,
-                    seeds=args.seeds, shuffle_control=not args.no_shuffle, sparsity=args.sparsity)
-    print(table.to_string(index=False))
+            raise InputError(f"variant name {name!r} is given twice; give each NAME=PATH a different name")
+        variants[name] = path
+    table = compare(variants, args.estimators, reference=args.reference, seeds=args.seeds,
+                    shuffle_control=not args.no_shuffle, init=args.init, include=args.include,
+                    exclude=args.exclude, min_ndim=args.min_ndim, sparsity=args.sparsity)
+    print(f"reference: {table['reference_kind'].iloc[0]}, seeds {' '.join(map(str, args.seeds))}")
+    cols = [c for c in table if c not in COMPARE_HIDDEN and table[c].notna().any()]
+    with pd.option_context("display.max_rows", 500, "display.width", 200, "display.max_columns", 20):
+        print(table[cols].to_string(index=False, float_format="{:.4g}".format))
+    for note, rows in table.dropna(subset=["skipped"]).groupby("skipped", sort=False):
+        print(f"note ({', '.join(dict.fromkeys(rows['variant'] + ' ' + rows['estimator']))}): {note}")
     if args.out:
         write_table(table, args.out)
     return 0

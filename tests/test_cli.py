@@ -115,7 +115,7 @@ def test_compare_writes_the_same_table_as_the_api(series, tmp_path):
 
 def test_compare_rejects_a_variant_without_a_file(capsys):
     assert cli.main(["compare", "trained"]) == 1
-    assert "NAME=FILE" in capsys.readouterr().err
+    assert "NAME=PATH" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("kind", ["steps", "layers"])
@@ -130,3 +130,27 @@ def test_plot_draws_from_an_analyse_table(series, tmp_path, kind):
 def test_plot_of_a_missing_table_is_a_user_error(tmp_path, capsys):
     assert cli.main(["plot", str(tmp_path / "none.csv"), "--kind", "steps", "--out", str(tmp_path / "x.png")]) == 1
     assert "no result table" in capsys.readouterr().err
+
+
+def test_compare_a_hugging_face_folder_per_plane(bert_dir, tmp_path, capsys):
+    out = tmp_path / "planes.csv"
+    args = ["compare", f"pretrained={bert_dir}", "-e", "bitplanes8|bdm2d", "--min-ndim", "2", "--seeds", "0", "1",
+            "--out", str(out)]
+    assert cli.main(args) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("reference: hf-config:BertForMaskedLM, seeds 0 1") and "plane_7" in printed
+    got = pd.read_csv(out)
+    assert list(got.loc[got.variant == "pretrained", "stream"]) == ["total"] + [f"plane_{i}" for i in range(8)]
+    expected = kcomplexity.compare({"pretrained": bert_dir}, ["bitplanes8|bdm2d"], seeds=(0, 1), min_ndim=2)
+    assert np.allclose(got["bits"], expected["bits"]) and np.allclose(got["ratio_to_shuffle"],
+                                                                       expected["ratio_to_shuffle"])
+
+
+def test_compare_init_rule_for_a_bare_checkpoint(bert_dir, tmp_path, capsys):
+    out = tmp_path / "bare.csv"
+    args = ["compare", f"w={bert_dir / 'model.safetensors'}", "-e", "q8|lzma-9", "--init", "matched", "--seeds", "0",
+            "--out", str(out)]
+    assert cli.main(args) == 0
+    assert (pd.read_csv(out)["reference_kind"] == "rules:matched").all()
+    assert cli.main(["compare", "w=x.safetensors", "--init", "xavier"]) == 2
+    assert "invalid choice" in capsys.readouterr().err

@@ -96,3 +96,84 @@ def test_explicit_reference_and_errors():
         kc.compare({"a": a}, reference="c")
     with pytest.raises(InputError, match="non-empty"):
         kc.compare({})
+
+
+# ---------------------------------------------------------------- reference from the architecture, per matrix
+QUBD = "bitplanes8|bdm2d"
+
+
+@pytest.fixture(scope="module")
+def bert_table(bert_dir):
+    return kc.compare({"pretrained": bert_dir}, [QUBD, "q8|lzma-9"], seeds=(0, 1), min_ndim=2)
+
+
+def test_matrix_estimators_are_summed_per_matrix(bert_table, bert_dir):
+    from kcomplexity.variants import random_init
+
+    t = bert_table.set_index(["variant", "estimator", "stream"])
+    assert (bert_table["reference_kind"] == "hf-config:BertForMaskedLM").all()
+    assert set(bert_table.loc[bert_table.estimator == QUBD, "per"]) == {"matrix"}
+    assert set(bert_table.loc[bert_table.estimator == "q8|lzma-9", "per"]) == {"model"}
+    assert bert_table["bits"].notna().all() and bert_table["ratio_to_reference"].notna().all()
+    weights = kc.load(bert_dir, min_ndim=2)
+    scored = [kc.estimate(weights[n], QUBD) for n in weights]
+    assert t.loc[("pretrained", QUBD, "total"), "bits"] == pytest.approx(sum(e.bits for e in scored if not e.skipped))
+    assert t.loc[("pretrained", QUBD, "total"), "n_params"] == sum(e.n_values for e in scored if not e.skipped)
+    for i in range(8):   # one row per bit-plane, each the sum of that plane over the matrices
+        plane = sum(e.details["streams"][f"plane_{i}"] for e in scored if not e.skipped)
+        assert t.loc[("pretrained", QUBD, f"plane_{i}"), "bits"] == pytest.approx(plane)
+    reference = [random_init(bert_dir, seed=s) for s in (0, 1)]
+    expected = np.mean([sum(kc.estimate(r[n], QUBD).bits for n in weights if n != "bert.embeddings."
+                            "token_type_embeddings.weight") for r in reference])
+    assert t.loc[("random_init", QUBD, "total"), "bits"] == pytest.approx(expected)
+    # the 2-row token-type embedding holds no 4x4 block: left out, and said so
+    assert "token_type_embeddings" in t.loc[("pretrained", QUBD, "total"), "skipped"]
+
+
+def test_the_true_initialisation_matches_its_config_built_reference(bert_table):
+    """The folder holds a config-built init (another seed): its ratio to the reference is 1 within 1 %."""
+    rows = bert_table[bert_table.stream == "total"].set_index(["variant", "estimator"])
+    for spec in (QUBD, "q8|lzma-9"):
+        assert rows.loc[("pretrained", spec), "ratio_to_reference"] == pytest.approx(1.0, abs=0.01)
+        assert rows.loc[("random_init", spec), "bits_std"] > 0          # two different draws
+
+
+def test_bare_checkpoint_reference_kind_and_rule(bert_dir):
+    weights = dict(kc.load(bert_dir / "model.safetensors"))
+    with pytest.warns(Warning, match="normal-0.02"):
+        df = kc.compare({"w": weights}, "q8|lzma-9", seeds=(0,), init="normal-0.02", shuffle_control=False)
+    assert (df["reference_kind"] == "rules:normal-0.02").all()
+    # the bare rule with N(0, 0.02) matrices, ones and zeros lands near the true init; torch-default does not
+    with pytest.warns(Warning, match="torch-default"):
+        old = kc.compare({"w": weights}, "q8|lzma-9", seeds=(0,), shuffle_control=False)
+    new_ratio = df.set_index("variant").loc["w", "ratio_to_reference"]
+    old_ratio = old.set_index("variant").loc["w", "ratio_to_reference"]
+    assert abs(new_ratio - 1) < 0.05 and abs(old_ratio - 1) > 2 * abs(new_ratio - 1)
+
+
+def test_reference_callable_and_no_nan_without_reason():
+    rng = np.random.default_rng(0)
+    model = {"a.weight": rng.normal(size=(2, 3)).astype(np.float32), "a.bias": rng.normal(size=2).astype(np.float32)}
+    calls = []
+
+    def zeros(seed):
+        calls.append(seed)
+        return {n: np.zeros_like(x) + seed for n, x in model.items()}
+
+    df = kc.compare({"m": model}, ["sign|bdm", QUBD, "raw|zstd-3"], reference=zeros, seeds=(0, 5))
+    assert calls == [0, 5] and (df["reference_kind"] == "callable:zeros").all()
+    assert list(dict.fromkeys(df["variant"])) == ["reference", "m"]
+    value_columns = ["bits", "ratio_to_reference", "ratio_to_shuffle"]
+    nan_rows = df[df[value_columns].isna().any(axis=1)]
+    assert len(nan_rows) > 0 and nan_rows["skipped"].notna().all()   # 8 signs, a 2x3 matrix: no block
+    assert df.set_index(["variant", "estimator", "stream"])["bits"].loc[("m", "raw|zstd-3", "total")] > 0
+
+
+def test_default_estimators_are_the_same_for_api_and_cli():
+    from kcomplexity import cli
+    from kcomplexity.analysis import COMPARE_ESTIMATORS
+
+    df = kc.compare({"w": {"w": np.random.default_rng(0).normal(size=(64, 64))}}, seeds=(0,), shuffle_control=False,
+                    reference=lambda s: {"w": np.zeros((64, 64))})
+    assert list(dict.fromkeys(df["estimator"])) == [kc.parse(e).spec for e in COMPARE_ESTIMATORS]
+    assert cli.build_parser().parse_args(["compare", "a=b"]).estimators is None  # None -> the API's defaults

@@ -55,20 +55,6 @@ def test_random_init_module_parameter_without_reset_gets_tensor_rule():
     assert np.abs(fresh["gain"]).max() <= 0.5 and np.unique(fresh["gain"]).size == 20  # U(-1/sqrt(4), ..)
 
 
-def test_random_init_tensors_kaiming_and_gaussian(weights):
-    original = _copy(weights)
-    fresh = random_init(weights, seed=0)
-    assert abs(np.abs(fresh["w1"]).max() - 1 / math.sqrt(10)) < 0.02   # fan_in = 10
-    assert np.abs(fresh["b1"]).max() <= 1 / math.sqrt(20)               # 1-D: fan_in = length
-    big = {"w": np.random.default_rng(0).normal(3.0, 2.0, size=(200, 100))}
-    g = random_init(big, seed=0, mode="gaussian")["w"]
-    assert abs(g.mean() - big["w"].mean()) < 0.05 and abs(g.std() - big["w"].std()) < 0.05
-    for k in weights:
-        np.testing.assert_array_equal(weights[k], original[k])
-    with pytest.raises(InputError, match="kaiming"):
-        random_init(weights, mode="xavier")
-
-
 def test_shuffle_keeps_the_multiset_and_is_seeded(weights):
     out = shuffle(weights, seed=5)
     for k, x in weights.items():

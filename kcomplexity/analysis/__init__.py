@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ._analyse import MODEL_TENSOR, analyse, analyze
-from ._compare import compare
+from ._compare import DEFAULT_ESTIMATORS as COMPARE_ESTIMATORS, compare
 from .totals import model_totals
 from ._sparsity import sparsity
 from .cache import DEFAULT_CACHE, Cache
@@ -77,5 +77,5 @@ def read_table(path):
     return table
 
 
-__all__ = ["Cache", "DEFAULT_CACHE", "MODEL_TENSOR", "analyse", "analyze", "check_output", "compare", "model_totals", "read_table",
-           "sparsity", "write_table"]
+__all__ = ["COMPARE_ESTIMATORS", "Cache", "DEFAULT_CACHE", "MODEL_TENSOR", "analyse", "analyze", "check_output", "compare",
+           "model_totals", "read_table", "sparsity", "write_table"]

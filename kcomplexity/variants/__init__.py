@@ -7,9 +7,11 @@
 from ._momos import MomosResult, momos, nearest_motif
 from ._prune import PruneResult, pq_index, prune_lq, prune_magnitude, prune_pq
 from ._quantize import quantize
-from ._random_init import random_init
+from ._init_rules import INIT_RULES, ReferenceGuessWarning
+from ._random_init import Reference, initialise, random_init
 from ._shuffle import shuffle
 from ._weights import as_weights
 
-__all__ = ["MomosResult", "PruneResult", "as_weights", "momos", "nearest_motif", "pq_index",
-           "prune_lq", "prune_magnitude", "prune_pq", "quantize", "random_init", "shuffle"]
+__all__ = ["INIT_RULES", "MomosResult", "PruneResult", "Reference", "ReferenceGuessWarning", "as_weights",
+           "initialise", "momos", "nearest_motif", "pq_index", "prune_lq", "prune_magnitude", "prune_pq", "quantize",
+           "random_init", "shuffle"]

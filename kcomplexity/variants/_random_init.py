@@ -1,70 +1,158 @@
-"""``random_init``: the weights a model had (in distribution) before training."""
+"""``random_init``: the weights a model had (in distribution) before training, from its own architecture.
+
+Where the architecture comes from, in order:
+
+- an ``nn.Module``: every submodule's ``reset_parameters()`` (a Hugging Face
+  model: rebuilt from its ``config`` by its own ``_init_weights``);
+- ``"timm:NAME"``: ``timm.create_model(NAME, pretrained=False)``;
+- a Hugging Face model directory or ``config.json``: the class in
+  ``architectures`` built by transformers from the config (no network), its
+  names aligned with the checkpoint's (base-model prefix, ``gamma``/``beta``);
+- a bare state dict, mapping or checkpoint file: the name rules of
+  ``_init_rules`` (norm weights 1, biases 0, the rest by ``init=``), with a
+  ``ReferenceGuessWarning``.
+"""
 from __future__ import annotations
 
 import copy
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from ..arrays import as_array, is_float, is_module, to_float
+from ..arrays import as_array, is_module, to_float
 from ..errors import InputError
-from ._weights import as_weights, check_seed, like, module_weights
+from ..io import Weights, load
+from ..io.readers import is_checkpoint_dir
+from ._architectures import align, hf_model, is_hf_config, timm_model
+from ._init_rules import DEFAULT_INIT, ReferenceGuessWarning, by_name_rules, check_init, draw, tensor_kind
+from ._weights import as_weights, check_seed, module_weights
 
 
-def kaiming_uniform_bound(shape: tuple) -> float:
-    """torch's Linear/Conv default, ``kaiming_uniform_(a=sqrt(5))``: bound = 1/sqrt(fan_in).
+@dataclass
+class Reference:
+    """One reference draw: the weights, the rule that drew them, and what the architecture lacked."""
+    weights: dict[str, np.ndarray]
+    kind: str                                   # "module", "hf-config:BertModel", "timm:resnet18", "rules:normal-0.02"
+    unmatched: list[str] = field(default_factory=list)  # checkpoint tensors the architecture has no counterpart for
 
-    fan_in = prod(shape[1:]) for ndim >= 2; for 1-D tensors (biases, norm
-    scales) fan_in = len(tensor), the same bound torch gives a bias of a layer
-    whose fan-in equals its width.
+
+def random_init(source, seed: int = 0, init: str = DEFAULT_INIT) -> dict[str, np.ndarray]:
+    """A freshly initialised copy of a model's weights, seeded and deterministic.
+
+    ``source``: an ``nn.Module``, ``"timm:NAME"``, a Hugging Face model directory or
+    ``config.json`` path, a checkpoint file, or a mapping name -> tensor (a mapping from
+    ``kcomplexity.load(path)`` counts as its path). Returns the source's tensor names and
+    shapes (dtypes kept), drawn by the architecture's own initialisers where one is known,
+    else by the name rules with ``init`` ("torch-default", "normal-0.02" or "matched"; see
+    ``kcomplexity.variants.INIT_RULES``). The global torch RNG is left untouched.
+
+    >>> import numpy as np
+    >>> w = random_init({"fc.weight": np.ones((4, 8), np.float32), "fc.bias": np.ones(4, np.float32)},
+    ...                 init="normal-0.02")  # doctest: +SKIP (emits a ReferenceGuessWarning)
     """
-    fan_in = int(np.prod(shape[1:])) if len(shape) >= 2 else int(shape[0])
-    return 1.0 / np.sqrt(max(fan_in, 1))
+    return initialise(source, seed, init).weights
 
 
-def _tensor_init(x: np.ndarray, rng: np.random.Generator, mode: str) -> np.ndarray:
-    if not is_float(x.dtype):
-        return x.copy()  # integer / bool tensors are not initialised: kept as they are
-    if mode == "gaussian":
-        v = to_float(x, wide=True)
-        values = rng.normal(v.mean(), v.std(), size=x.shape)
-    else:
-        bound = kaiming_uniform_bound(x.shape) if x.ndim else 1.0
-        values = rng.uniform(-bound, bound, size=x.shape)
-    return like(values, x)
+def initialise(source, seed: int = 0, init: str = DEFAULT_INIT) -> Reference:
+    """``random_init`` with the rule it used (``Reference.kind``) and the unmatched tensor names."""
+    check_init(init)
+    seed = check_seed(seed)
+    rng = np.random.default_rng(seed)
+    if isinstance(source, str) and source.startswith("timm:"):
+        return Reference(_reset_module(timm_model(source[5:]), seed, init, rng), source)
+    if is_module(source):
+        if _is_hf_model(source):
+            return _from_hf(_seeded(lambda: type(source)(source.config), seed), None, init, rng)
+        return Reference(_reset_module(source, seed, init, rng), "module")
+    path, names = _path_and_names(source)
+    if path is not None and is_hf_config(path):
+        reference = _from_hf(_seeded(lambda: hf_model(path), seed), path, init, rng)
+        return reference if names is None else _restrict(reference, names)
+    weights = as_weights(source) if path is None else as_weights(load(path, floats_only=False))
+    if names is not None:
+        weights = {n: weights[n] for n in names}
+    label = "random_init" if path is None else f"random_init({path})"
+    return Reference(by_name_rules(weights, init, rng, label), f"rules:{init}")
 
 
-def random_init(module_or_weights, seed: int = 0, mode: str = "kaiming") -> dict[str, np.ndarray]:
-    """A freshly initialised copy of the weights, seeded and deterministic.
-
-    ``nn.Module``: a deep copy on which every submodule's own ``reset_parameters()``
-    runs under ``torch.manual_seed(seed)`` (the global torch RNG state is restored
-    afterwards); parameters owned by a module without ``reset_parameters`` get
-    the tensor rule below. Returns the copy's trainable parameters.
-
-    Mapping of tensors: ``mode="kaiming"`` draws U(-b, b) with
-    b = 1/sqrt(fan_in), fan_in = prod(shape[1:]) (torch's Linear/Conv default),
-    and fan_in = length for 1-D tensors; ``mode="gaussian"`` draws
-    N(mean(w), std(w)^2) per tensor. Integer tensors are returned unchanged.
-    """
-    if mode not in ("kaiming", "gaussian"):
-        raise InputError(f"random_init mode must be 'kaiming' or 'gaussian', got {mode!r}")
-    rng = np.random.default_rng(check_seed(seed))
-    if is_module(module_or_weights) and mode == "kaiming":
-        return _reset_module(module_or_weights, seed, rng)
-    return {name: _tensor_init(x, rng, mode) for name, x in as_weights(module_or_weights).items()}
+def _path_and_names(source) -> tuple[Path | None, list[str] | None]:
+    """The file or directory behind ``source`` (None for in-memory weights) and the names it keeps."""
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source), None
+    if isinstance(source, Weights) and Path(source.checkpoint.label).exists():
+        return Path(source.checkpoint.label), list(source)
+    if not (is_module(source) or isinstance(source, Mapping) or hasattr(source, "weights")):
+        raise InputError(f"random_init needs an nn.Module, 'timm:NAME', a path or a mapping of tensors, "
+                         f"got {type(source).__name__}")
+    return None, None
 
 
-def _reset_module(module, seed: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _restrict(reference: Reference, names: list[str]) -> Reference:
+    return Reference({n: reference.weights[n] for n in names}, reference.kind,
+                     [n for n in reference.unmatched if n in names])
+
+
+def _is_hf_model(module) -> bool:
+    return any(c.__name__ == "PreTrainedModel" and c.__module__.startswith("transformers")
+               for c in type(module).__mro__)
+
+
+def _seeded(build, seed: int):
     import torch
 
-    fresh = copy.deepcopy(module)
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
+        return build()
+
+
+def _from_hf(model, path: Path | None, init: str, rng: np.random.Generator) -> Reference:
+    """A config-built ``model`` under the checkpoint's names at ``path``; unmatched tensors by name rules.
+
+    Without checkpoint weights (``path`` None or a bare config.json): the model's own parameters.
+    """
+    kind = f"hf-config:{type(model).__name__}"
+    if path is None or not is_checkpoint_dir(path):
+        return Reference(module_weights(model), kind)
+    state = {k: as_array(v, allow_nonfinite=True) for k, v in model.state_dict().items()}
+    checkpoint = load(path, floats_only=False)
+    info = checkpoint.checkpoint.info()
+    pairs = {n: m for n, m in align(list(checkpoint), state, model.base_model_prefix).items()
+             if tuple(state[m].shape) == tuple(info[n][1])}
+    unmatched = {n: checkpoint[n] for n in checkpoint if n not in pairs}
+    guessed = [n for n, x in unmatched.items() if tensor_kind(n, x) != "kept"]
+    if guessed:
+        warnings.warn(f"{path}: {len(guessed)} checkpoint tensors have no counterpart in {kind} and were drawn "
+                      f"by name rules (init={init!r}): {guessed[:8]}{' ...' if len(guessed) > 8 else ''}",
+                      ReferenceGuessWarning, stacklevel=4)
+        kind += f" + rules:{init} for {len(guessed)}"
+    out = {}
+    for n in checkpoint:
+        dtype, shape = info[n]
+        out[n] = draw(unmatched[n], tensor_kind(n, unmatched[n]), init, rng) if n in unmatched else \
+            state[pairs[n]].astype(np.dtype(dtype)).reshape(shape)
+    return Reference(out, kind, list(unmatched))
+
+
+def _reset_module(module, seed: int, init: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A deep copy re-initialised by each submodule's ``reset_parameters()``; its trainable parameters.
+
+    Parameters owned by a module without ``reset_parameters`` are drawn by the name rules.
+    """
+    import torch
+
+    def build():
+        fresh = copy.deepcopy(module)
         for sub in fresh.modules():
             if callable(getattr(sub, "reset_parameters", None)):
                 sub.reset_parameters()
-            else:
-                for p in sub.parameters(recurse=False):
-                    values = to_float(_tensor_init(as_array(p.detach()), rng, "kaiming"), wide=True)
-                    p.copy_(torch.from_numpy(values))
-    return module_weights(fresh)
+                continue
+            for name, p in sub.named_parameters(recurse=False):
+                x = as_array(p.detach())
+                p.copy_(torch.from_numpy(to_float(draw(x, tensor_kind(name, x), init, rng), wide=True)))
+        return fresh
+
+    return module_weights(_seeded(build, seed))
