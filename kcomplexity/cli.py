@@ -247,20 +247,22 @@ def run_compare(args) -> int:
 
 # ---------------------------------------------------------------- plot
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff", ".webp")
-PLOTS = {"steps": "complexity_over_steps", "layers": "layer_bars", "variants": "variant_bars", "pareto": "pareto"}
+PLOTS = {"steps": "complexity_over_steps", "layers": "layer_bars", "variants": "variant_bars", "pareto": "pareto",
+         "planes": "compare_planes"}
 
 
 def add_plot_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "plot", help="draw a figure from a result table (analyse or compare output)",
         description="kinds: steps (complexity over training, per estimator), layers (per-tensor bars), "
-                    "variants (a compare table), pareto (accuracy vs complexity).",
+                    "variants (a compare table), pareto (accuracy vs complexity), planes (per-plane ratios of a "
+                    "compare table with a bitplanes estimator).",
         epilog="example:\n  kcomplexity plot results.parquet --kind steps --out steps.png",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", metavar="TABLE", help=".parquet or .csv written by analyse, compare or demo")
     p.add_argument("--kind", choices=sorted(PLOTS), required=True)
     p.add_argument("--out", required=True, metavar="IMAGE", help="output image (.png, .pdf, .svg)")
-    p.add_argument("-e", "--estimator", metavar="SPEC", help="estimator for layers / pareto (default: the first)")
+    p.add_argument("-e", "--estimator", metavar="SPEC", help="estimator for layers / pareto / planes (default: the first)")
     p.set_defaults(func=run_plot)
 
 
@@ -271,7 +273,7 @@ def run_plot(args) -> int:
     _check_out(args.out, suffixes=IMAGE_SUFFIXES)
     table = read_table(args.table)
     draw = getattr(plot, PLOTS[args.kind])
-    fig = draw(table, estimator=args.estimator) if args.kind in ("layers", "pareto") else draw(table)
+    fig = draw(table, estimator=args.estimator) if args.kind in ("layers", "pareto", "planes") else draw(table)
     fig.savefig(args.out, dpi=120)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

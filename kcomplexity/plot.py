@@ -109,10 +109,45 @@ def plane_ratios(trained, reference):
     return fig
 
 
+def _compare_totals(table):
+    """A ``compare`` table's whole-model rows (``stream == "total"``; older tables have no streams)."""
+    return table[table["stream"] == "total"] if "stream" in table.columns else table
+
+
+def compare_planes(table, estimator=None):
+    """Per-plane ratios of a ``compare`` table with a ``bitplanesB|...`` estimator, LSB to MSB:
+    left against the reference (its ``reference_kind`` in the title), right against each
+    variant's own shuffle; one line per variant with its seed spread, a line at 1."""
+    _need(table, ["variant", "estimator", "stream", "ratio_to_reference"], "compare_planes")
+    rows = table[table["stream"].astype(str).str.fullmatch(PLANE)]
+    if rows.empty:
+        raise InputError("compare_planes needs plane_i rows: compare with a 'bitplanesB|...' estimator")
+    rows, estimator = _pick(rows, "estimator", estimator, "compare_planes")
+    kind = str(rows["reference_kind"].iloc[0]) if "reference_kind" in rows else "reference"
+    reference = kind.split(":", 1)[1] if kind.startswith("variant:") else rows["variant"].iloc[0]
+    panels = [("ratio_to_reference", f"vs reference ({kind})")]
+    if "ratio_to_shuffle" in rows:
+        panels.append(("ratio_to_shuffle", "vs own shuffle"))
+    fig, axes = _figure(len(panels), width=5.0)
+    for ax, (value, title) in zip(axes, panels):
+        for variant, line in rows.groupby("variant", sort=False):
+            if value == "ratio_to_reference" and variant == reference:
+                continue
+            planes = line["stream"].str.split("_").str[1].astype(int).to_numpy()
+            spread = line[value + "_std"].fillna(0).to_numpy(float) if value + "_std" in line else None
+            ax.errorbar(planes, line[value].to_numpy(float), yerr=spread, marker="o", capsize=3, label=str(variant))
+        ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+        ax.set(title=title, xlabel="bit-plane (0 = LSB)", ylabel=value.replace("_", " "))
+    fig.suptitle(f"{estimator} per plane")
+    fig.legend(*axes[-1].get_legend_handles_labels(), loc="outside right upper", fontsize="small")
+    return fig
+
+
 def variant_bars(table, value: str = "ratio_to_reference"):
     """Grouped bars of a ``compare`` table: one group per variant, one bar per estimator,
     error bars from the ``<value>_std`` column (seed spread), a line at 1 for ratios."""
     _need(table, ["variant", "estimator", value], "variant_bars")
+    table = _compare_totals(table)
     variants = list(dict.fromkeys(table["variant"]))
     estimators = list(dict.fromkeys(table["estimator"]))
     fig, (ax,) = _figure(width=max(6.0, 1.2 * len(variants)))
@@ -145,7 +180,7 @@ def pareto(df, estimator=None, x: str = "bits", y: str = "accuracy"):
     """Accuracy against complexity, one point per variant (``compare`` table) or per
     checkpoint (``analyse`` table, model totals), with the Pareto front drawn as a line."""
     _need(df, [y, "estimator"], "pareto")
-    points = model_totals(df) if "step" in df.columns else df
+    points = model_totals(df) if "step" in df.columns else _compare_totals(df)
     points, estimator = _pick(points, "estimator", estimator, "pareto")
     points = points.dropna(subset=[x, y])
     labels = points["variant"] if "variant" in points else points.get("series", points.index).astype(str) + \

@@ -113,3 +113,27 @@ def test_bdm_regime_one_axes_per_dimension_one_line_per_estimator():
     assert two_d.get_lines()[-1].get_xdata()[0] == 65536 * 16 and one_d.get_lines()[-1].get_xdata()[0] == 4096 * 12
     with pytest.raises(InputError, match="BDM estimators"):
         plot.bdm_regime(pd.DataFrame([{"estimator": "raw|zstd-3", "n_values": 10, "bits_per_value": 1.0}]))
+
+
+def test_compare_planes_against_reference_and_shuffle():
+    rows = []
+    for variant, scale in (("random_init", 1.0), ("pretrained", 0.9)):
+        for stream in ["total", "plane_0", "plane_1", "plane_2"]:
+            i = 0 if stream == "total" else int(stream[-1]) + 1
+            rows.append({"variant": variant, "estimator": "bitplanes3|bdm2d", "stream": stream,
+                         "ratio_to_reference": scale ** i, "ratio_to_reference_std": 0.01 * i,
+                         "ratio_to_shuffle": 1.0 - 0.05 * i, "ratio_to_shuffle_std": 0.0,
+                         "reference_kind": "hf-config:BertModel"})
+    table = pd.DataFrame(rows)
+    fig = plot.compare_planes(table)
+    left, right = fig.axes[:2]
+    assert left.get_title() == "vs reference (hf-config:BertModel)" and right.get_title() == "vs own shuffle"
+    assert [c.get_label() for c in left.containers] == ["pretrained"]      # the reference is not drawn against itself
+    line = left.containers[0].lines[0]
+    np.testing.assert_array_equal(line.get_xdata(), [0, 1, 2])
+    np.testing.assert_allclose(line.get_ydata(), [0.9, 0.81, 0.729])
+    assert [c.get_label() for c in right.containers] == ["random_init", "pretrained"]
+    np.testing.assert_allclose(right.containers[0].lines[0].get_ydata(), [0.95, 0.9, 0.85])
+    assert len(plot.variant_bars(table).axes[0].patches) == 2      # the total rows only
+    with pytest.raises(InputError, match="plane_i rows"):
+        plot.compare_planes(table[table.stream == "total"])
