@@ -50,9 +50,13 @@ def random_init(source, seed: int = 0, init: str = DEFAULT_INIT) -> dict[str, np
     else by the name rules with ``init`` ("torch-default", "normal-0.02" or "matched"; see
     ``kcomplexity.variants.INIT_RULES``). The global torch RNG is left untouched.
 
-    >>> import numpy as np
-    >>> w = random_init({"fc.weight": np.ones((4, 8), np.float32), "fc.bias": np.ones(4, np.float32)},
-    ...                 init="normal-0.02")  # doctest: +SKIP (emits a ReferenceGuessWarning)
+    >>> import warnings, numpy as np
+    >>> with warnings.catch_warnings():  # a bare mapping: the name rules, with a ReferenceGuessWarning
+    ...     warnings.simplefilter("ignore")
+    ...     w = random_init({"fc.weight": np.ones((4, 8), np.float32), "fc.bias": np.ones(4, np.float32)},
+    ...                     init="normal-0.02")
+    >>> w["fc.bias"].tolist(), w["fc.weight"].shape
+    ([0.0, 0.0, 0.0, 0.0], (4, 8))
     """
     return initialise(source, seed, init).weights
 
