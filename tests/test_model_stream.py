@@ -133,3 +133,21 @@ def test_momos_model_shows_at_most_k_distinct_full_blocks():
     # the old join (padded once over the model) straddles tensors and sees more distinct blocks
     once = momos(weights, s=4, capacity=0.2, pad="model")
     assert once.stats["n_blocks"] == -(-sum(w.size for w in weights.values()) // 4) == 24
+
+
+def test_model_order_is_the_files_own_except_safetensors(tmp_path):
+    """A .pt state dict keeps its order; safetensors carries none, so names sort naturally."""
+    from safetensors.torch import save_file
+
+    rng = np.random.default_rng(8)
+    state = {"layer.10.w": np.zeros(3000), "a.bias": rng.standard_normal(300), "layer.2.w": np.zeros(3000)}
+    tensors = {k: torch.tensor(v, dtype=torch.float32) for k, v in state.items()}
+    torch.save(tensors, tmp_path / "m.pt")
+    save_file(tensors, tmp_path / "m.safetensors")
+    as32 = {k: v.astype(np.float32) for k, v in state.items()}
+    natural = {k: as32[k] for k in ["a.bias", "layer.2.w", "layer.10.w"]}  # the zeros joined in one run
+    for path, order in (("m.pt", as32), ("m.safetensors", natural)):
+        df = kc.analyse(tmp_path / path, ["raw|lzma-9", "q8|zstd-3"], per="model", cache=False)
+        expected = [e.bits for e in kc.estimate(ModelStream(order), ["raw|lzma-9", "q8|zstd-3"])]
+        assert df["bits"].tolist() == expected, path
+    assert kc.estimate(ModelStream(as32), "raw|lzma-9").bits != kc.estimate(ModelStream(natural), "raw|lzma-9").bits
