@@ -199,3 +199,12 @@ def test_cli_analyse_and_compare_take_sparsity(tmp_path, capsys):
                  "-e", "raw|zstd-3", "--seeds", "0", "1", "--sparsity", "--out", str(out)]) == 0
     table = pd.read_csv(out).set_index("variant")
     assert table.loc["pruned", "k_eps"] < table.loc["dense", "k_eps"]
+
+
+@pytest.mark.parametrize("options", [{"q": "0.5"}, {"eps": None}, {"p": True}, {"q": float("nan")}])
+def test_non_numbers_are_input_errors(options):
+    with pytest.raises(InputError, match="must be a number"):
+        kc.sparsity({"w": np.ones(4)}, **options)
+    if "p" not in options:
+        with pytest.raises(InputError, match="must be a number"):
+            prune_lq(heavy(), **options)

@@ -33,6 +33,11 @@ def _check_scope(scope: str, allowed=SCOPES) -> None:
         raise InputError(f"scope must be one of {', '.join(map(repr, allowed))}, got {scope!r}")
 
 
+def _number(value, what: str) -> float:
+    """``value`` as a float (strings, None, bools and NaN refused); the caller checks the range."""
+    return check_number(value, what, float("-inf"))
+
+
 def neuron_rows(x: np.ndarray) -> np.ndarray:
     """A view of ``x`` with one row per neuron: a weight matrix's rows (output units), a conv
     weight flattened per output channel; a 1-D tensor is one row."""
@@ -74,6 +79,7 @@ def prune_magnitude(weights, sparsity: float, scope: str = "global") -> dict[str
 
 def pq_index_rows(rows: np.ndarray, p: float = 0.5, q: float = 1.0) -> np.ndarray:
     """``pq_index`` of each row of a 2-D array (all entries count); 0 for an all-zero row."""
+    p, q = _number(p, "p"), _number(q, "q")
     if not 0 < p < q:
         raise InputError(f"the PQ index needs 0 < p < q, got p={p}, q={q}")
     a = np.abs(to_float(np.asarray(rows), wide=True))
@@ -96,7 +102,7 @@ def pq_index(w, p: float = 0.5, q: float = 1.0) -> float:
 def lq_ratio_rows(rows: np.ndarray, q: float = 0.5) -> np.ndarray:
     """||w||_q / (d^(1/q - 1/2) ||w||_2) per row, 0 < q < 1: 1 for equal |w|, d^(1/2 - 1/q) for a
     single non-zero; 1 for a zero row. It is 1 - (PQ index with p = q, q = 2)."""
-    if not 0 < q < 1:
+    if not 0 < _number(q, "q") < 1:
         raise InputError(f"the l_q ratio needs 0 < q < 1, got q={q}")
     return 1.0 - pq_index_rows(rows, q, 2.0)
 
@@ -108,7 +114,7 @@ def k_bound(lq_ratio, d, q: float = 0.5, eps: float = 0.1) -> np.ndarray:
     Prop. 2.3) makes this k a guarantee: keeping the k largest |w_i| leaves a relative l_2 error
     <= eps. With ||w||_q / ||w||_2 = lq_ratio d^(1/q - 1/2): k = ceil(d (lq_ratio / eps)^(1 / (1/q - 1/2))).
     """
-    if not 0 < eps < 1:
+    if not 0 < _number(eps, "eps") < 1:
         raise InputError(f"eps is a relative l2 error in (0, 1), got {eps!r}")
     d = np.asarray(d, dtype=np.float64)
     exact = d * (np.asarray(lq_ratio, dtype=np.float64) / eps) ** (1.0 / (1.0 / q - 0.5))
