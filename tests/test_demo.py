@@ -73,6 +73,10 @@ def test_sparsity_table_and_spearman_correlations(report):
     summary = pd.read_csv(report / "summary.csv")
     model = df[(df["tensor"] == "<model>") & (df["step"] == EPOCHS)].groupby("series")["lq_ratio"].first()
     assert summary.set_index("series")["lq_ratio"].to_dict() == pytest.approx(model[TRAINED].to_dict())
+    model_last = df[(df["tensor"] == "<model>") & (df["step"] == EPOCHS)].groupby("series").first()
+    bound = summary.set_index("series")[["k_bound/d", "k_eps/d"]]
+    assert bound["k_bound/d"].to_dict() == pytest.approx((model_last["k_bound"] / model_last["n_params"])[TRAINED].to_dict())
+    assert (bound["k_eps/d"] <= bound["k_bound/d"]).all()
     lq = summary.set_index("series")["lq_ratio"]
     assert lq["mlp_prune_magnitude0.7"] < lq["mlp_prune_lq"] < lq["mlp_baseline"]  # sparser, smaller
     corr = pd.read_csv(report / "sparsity_correlations.csv")

@@ -29,6 +29,7 @@ QUBD = "bitplanes8|bdm2d"
 MAX_ACCURACY_DROP = 0.03  # "comparable accuracy": within 3 points of the baseline
 CONTROL_TOLERANCE = 0.01  # least tolerance for "a shuffle of random weights leaves their bits alone"
 SPARSITY_COLUMNS = ("lq_ratio", "pq_index")
+BOUND_COLUMNS = ("k_bound/d", "k_eps/d")  # eps = 0.1: the weights the l_q bound asks for, and those that suffice
 
 
 def plane_totals(results: pd.DataFrame) -> pd.DataFrame:
@@ -90,7 +91,7 @@ def summary_table(t: Totals, sparsity: pd.DataFrame) -> pd.DataFrame:
         row = {"series": s, "accuracy": mean, "accuracy_sd": sd, "n_seeds": len(t.seeds[s]),
                "shuffled_accuracy": t.accuracy[(t.plan.shuffled(s), epochs)]}
         row.update({c: sparsity.loc[(s, epochs), c] if (s, epochs) in sparsity.index else np.nan
-                    for c in SPARSITY_COLUMNS})
+                    for c in SPARSITY_COLUMNS + BOUND_COLUMNS})
         for e in t.estimators:
             n = t.frame.query("series == @s and step == @epochs and estimator == @e")["n_params"].iloc[0]
             row[f"{e} bits/param"] = t.bits[(s, epochs, e)] / n
@@ -204,10 +205,14 @@ def claim_d(t: Totals) -> dict:
 
 # ---------------------------------------------------------------- sparsity and bits
 def sparsity_relation(results: pd.DataFrame, t: Totals) -> pd.DataFrame:
-    """One row per (trained series, step): the whole model's l_q ratio and PQ index (``analyse``'s
-    ``sparsity=True`` columns of the ``<model>`` rows) beside bits/param per estimator."""
+    """One row per (trained series, step): the whole model's l_q ratio, PQ index and k_bound / d,
+    k_eps / d (``analyse``'s ``sparsity=True`` columns of the ``<model>`` rows) beside bits/param
+    per estimator."""
     model_rows = results[(results["tensor"] == MODEL_TENSOR) & results["series"].isin(t.plan.series)]
-    stats = model_rows.groupby(["series", "step"])[list(SPARSITY_COLUMNS)].first()
+    stats = model_rows.groupby(["series", "step"])[[*SPARSITY_COLUMNS, "k_bound", "k_eps", "n_params"]].first()
+    for c in BOUND_COLUMNS:
+        stats[c] = stats.pop(c.removesuffix("/d")) / stats["n_params"]
+    stats = stats.drop(columns="n_params")
     totals = t.frame[t.frame["series"].isin(t.plan.series)]
     bits = totals.pivot_table(index=["series", "step"], columns="estimator", values="bits_per_param")
     return stats.join(bits[t.estimators]).reset_index()
@@ -276,8 +281,8 @@ def printable(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def relation_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """lq_ratio, pq_index and bits/param per estimator of each run at the last epoch, short names."""
-    cols = {"series": "series", "lq_ratio": "lq_ratio", "pq_index": "pq_index"}
+    """lq_ratio, pq_index, k_bound/d, k_eps/d and bits/param per estimator of each run at the last epoch."""
+    cols = {c: c for c in ("series", *SPARSITY_COLUMNS, *BOUND_COLUMNS)}
     cols.update({c: short(c[: -len(" bits/param")]) + " bits/param" for c in summary if c.endswith(" bits/param")})
     return summary[list(cols)].rename(columns=cols).round(4)
 

@@ -115,7 +115,9 @@ def sparsity_section(tables: dict) -> list[str]:
             "`lq_ratio` = ||w||_q / (d^(1/q - 1/2) ||w||_2) with q = 0.5 (1 = flat, smaller = sparser) and "
             "`pq_index` = 1 - d^(1 - 1/p) ||w||_p / ||w||_1 with p = 0.5 (0 = flat, larger = sparser), of the "
             "whole model (all trainable tensors, zeros included) at the last epoch; both ignore arrangement, so "
-            "a shuffle leaves them unchanged.", "",
+            "a shuffle leaves them unchanged. `k_bound/d`: the fraction of weights that the best k-term bound "
+            "sigma_k(w)_2 <= k^(1/2 - 1/q) ||w||_q keeps to guarantee a relative l2 error of 0.1; `k_eps/d`: the "
+            "fraction that actually reaches it.", "",
             markdown_table(relation_table(tables["summary"]), digits=4), "",
             "Spearman rank correlation of bits/param with each measure, per estimator, over the trained runs "
             "(controls left out; `sparsity_correlations.csv`):", "",
