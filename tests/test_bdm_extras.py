@@ -249,3 +249,27 @@ def test_perturbation_heatmap_draws_the_map_on_a_symmetric_scale(rng):
     assert "bits" in fig.axes[1].get_ylabel()
     with pytest.raises(InputError, match="2-D map"):
         plot.perturbation_heatmap(np.zeros((2, 2, 2)))
+
+
+def test_tiled_conditional_is_the_sum_over_tiles():
+    rng = np.random.default_rng(5)
+    x, y = rng.integers(0, 2, (40, 36)), rng.integers(0, 2, (40, 36))
+    y[:16] = x[:16]
+    by_hand = sum(kc.bdm_conditional(x[r:r + 16, c:c + 16], y[r:r + 16, c:c + 16], 2)
+                  for r in range(0, 40, 16) for c in range(0, 36, 16) if min(x[r:r + 16, c:c + 16].shape) >= 4)
+    assert kc.bdm_conditional(x, y, 2, tile=16) == pytest.approx(by_hand, rel=1e-12)
+    assert kc.bdm_conditional(x, x, 2, tile=16) == 0
+
+
+def test_tiled_perturbation_map_flips_within_each_tile():
+    from kcomplexity.analysis.perturbation import _stream
+
+    w = np.random.default_rng(6).standard_normal((24, 20)).astype(np.float32)
+    pipeline = kc.parse("bitplanes8|bdm2d-tile8")
+    plane = _stream(pipeline, w, 7).data
+    got = kc.perturbation_map(w, "bitplanes8|bdm2d-tile8")
+    for r in range(0, 24, 8):
+        for c in range(0, 20, 8):
+            part = plane[r:r + 8, c:c + 8]
+            want = kc.perturbation(part, 2) if min(part.shape) >= 4 else np.zeros(part.shape)
+            np.testing.assert_allclose(got[r:r + 8, c:c + 8], want, rtol=1e-12, atol=1e-12)

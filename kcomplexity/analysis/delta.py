@@ -78,7 +78,7 @@ class ConditionalBDMDelta(Delta):
         now, before = current.encode(pipeline.encoding), previous.encode(pipeline.encoding)
         try:
             streams = {s.name: bdm_conditional(coder._symbols(s), coder._symbols(p), coder.ndim, s.nsymbols,
-                                               partition=coder.partition)
+                                               partition=coder.partition, tile=coder.tile)
                        for s, p in zip(now.streams, before.streams, strict=True)}
         except TooSmall as exc:
             return pipeline._record(current, float("nan"), {}, time.perf_counter() - start, skipped=str(exc))

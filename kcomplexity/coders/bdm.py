@@ -446,12 +446,18 @@ def score_tiles(grid: np.ndarray, per_tile: tuple[int, int], ndim: int, nsymbols
     return total
 
 
+def tiles(shape: tuple[int, ...], tile: int):
+    """The index tuples of the tile x tile (1-D: tile-long) parts of ``shape``, edge parts smaller."""
+    for origin in product(*(range(0, n, tile) for n in shape)):
+        yield tuple(slice(o, o + tile) for o in origin)
+
+
 def score_tile_loop(x: np.ndarray, tile: int, ndim: int, nsymbols: int, partition: str) -> Score:
     """Sum of BDM over the tile x tile tiles of ``x`` (edge tiles smaller), each under ``partition``."""
     total = None
-    for origin in product(*(range(0, n, tile) for n in x.shape)):
+    for part in tiles(x.shape, tile):
         try:
-            counts = block_counts(x[tuple(slice(o, o + tile) for o in origin)], ndim, nsymbols, partition=partition)
+            counts = block_counts(x[part], ndim, nsymbols, partition=partition)
         except TooSmall:
             continue
         score = score_counts(counts, ndim, nsymbols)

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from ..errors import InputError, SpecError, TooSmall
-from .bdm import MissingCTMWarning, _block_groups, _check, _pack, block_counts, canonical
+from .bdm import MissingCTMWarning, _block_groups, _check, _pack, block_counts, canonical, tiles
 from .ctm import load_table
 
 METRICS = ("bdm", "ent")
@@ -158,7 +158,7 @@ def perturbation(x, ndim: int = 1, nsymbols: int = 2, metric: str = "bdm", parti
 
 # ---------------------------------------------------------------- conditional BDM
 def bdm_conditional(x, y, ndim: int = 1, nsymbols: int = 2, block: int | None = None, partition: str = "ignore",
-                    shift: int = 1) -> float:
+                    shift: int = 1, tile: int | None = None) -> float:
     """Coarse conditional BDM(x | y) in bits: what x's blocks cost beyond what y already holds.
 
     BDM(x|y) = sum over raw blocks b of x absent from y of CTM(b)
@@ -170,11 +170,16 @@ def bdm_conditional(x, y, ndim: int = 1, nsymbols: int = 2, block: int | None = 
     Intell. 3:567356 (2021), the coarse conditional BDM; as in pybdm's open pull request
     #16. BDM(x|x) = 0; for y sharing no block with x, BDM(x|y) = BDM(x). x and y are
     partitioned alike (arguments as for ``bdm``); a y too small for one block holds none.
+    ``tile``: the sum over tile x tile parts of x, each given the same part of y (the
+    conditional form of the ``-tileT`` / ``-chunkN`` coders).
 
     >>> import numpy as np
     >>> bdm_conditional(np.ones(24, np.uint8), np.ones(12, np.uint8))  # same block, count 2 vs 1
     1.0
     """
+    if tile is not None:
+        return _tiled(lambda part: bdm_conditional(x[part], y[part], ndim, nsymbols, block, partition, shift),
+                      np.shape(x), tile)
     counts_x = block_counts(x, ndim, nsymbols, block, partition, shift)
     try:
         counts_y = block_counts(y, ndim, nsymbols, block, partition, shift)
@@ -188,4 +193,18 @@ def bdm_conditional(x, y, ndim: int = 1, nsymbols: int = 2, block: int | None = 
         total += float(ctm.sum() + np.log2(n_x[n_y != n_x]).sum())
         missing += missing_here
     _warn_missing(missing)
+    return total
+
+
+def _tiled(measure, shape: tuple[int, ...], tile: int) -> float:
+    """Sum of ``measure(part)`` over the tiles of ``shape``; tiles too small for a block add nothing."""
+    total, scored = 0.0, False
+    for part in tiles(shape, tile):
+        try:
+            total += measure(part)
+            scored = True
+        except TooSmall:
+            continue
+    if not scored:
+        raise TooSmall(f"no tile of shape {shape} holds one full block")
     return total
