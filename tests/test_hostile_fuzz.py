@@ -305,7 +305,7 @@ VARIANT_CALLS = {
     "prune_lq": (kc.variants.prune_lq, ["q", "eps", "scope"]),
     "quantize": (kc.variants.quantize, ["bits", "per_channel"]),
     "shuffle": (kc.variants.shuffle, ["seed"]),
-    "random_init": (kc.variants.random_init, ["seed", "mode"]),
+    "random_init": (kc.variants.random_init, ["seed", "init"]),
     "compare": (lambda w, **o: kc.compare({"a": w}, **o), ["estimators", "reference", "seeds", "shuffle_control",
                                                          "metrics", "sparsity"]),
 }
