@@ -23,6 +23,19 @@ FLOAT_LAYOUT = {np.dtype(np.float16): (5, 10), BFLOAT16: (8, 7),
 SIDE_BITS_PER_PARAM = 32  # a float32 scale or offset
 
 
+COUNT_CHUNK = 1 << 20  # values per np.bincount call: it casts its input to intp (8 bytes a value)
+
+
+def symbol_counts(values: np.ndarray, size: int) -> np.ndarray:
+    """Dense histogram (int64, length ``size``) of integer symbols ``0..size-1``, counted in
+    chunks so that the temporaries stay small whatever the array's size."""
+    flat = values.reshape(-1)
+    counts = np.zeros(size, np.int64)
+    for start in range(0, flat.size, COUNT_CHUNK):
+        counts += np.bincount(flat[start:start + COUNT_CHUNK], minlength=size)
+    return counts
+
+
 @dataclass
 class Stream:
     """One named stream an encoding emits and a coder measures.
@@ -39,6 +52,9 @@ class Stream:
     segments : tuple of int or None
         Sizes of the tensors the stream joins, in order, when block coders must pad
         each one on its own (see ``cut_blocks``); None for one piece.
+    counts : numpy.ndarray or None
+        The dense histogram, when an encoding counted the stream without building
+        ``data`` (``Encoding.count``); ``data`` is then None.
 
     Examples
     --------
@@ -46,9 +62,21 @@ class Stream:
     [160]
     """
     name: str
-    data: np.ndarray
+    data: np.ndarray | None
     nsymbols: int | None = None
     segments: tuple[int, ...] | None = None
+    counts: np.ndarray | None = None
+
+    def histogram(self) -> np.ndarray | None:
+        """Dense symbol counts (raw streams: counts of every bit pattern), or None for raw
+        values wider than 16 bits, whose alphabet is too large to tabulate."""
+        if self.counts is not None:
+            return self.counts
+        if self.nsymbols is not None:
+            return symbol_counts(self.data, self.nsymbols)
+        if self.data.dtype.itemsize <= 2:
+            return symbol_counts(bit_patterns(self.data.reshape(-1)), 1 << (8 * self.data.dtype.itemsize))
+        return None
 
     def to_bytes(self) -> memoryview:
         """The stream as bytes for a byte coder: bits packed, codes as uint8/uint16 LE."""
@@ -151,6 +179,11 @@ class Encoding(Specced):
             The streams and ``side_bits``, the bits a decoder needs besides them.
         """
 
+    def count(self, x: np.ndarray) -> Encoded:
+        """The streams as an order-0 coder needs them (only ``Stream.histogram()`` is read).
+        Encodings that can count without building the streams override this."""
+        return self.encode(x)
+
     def decode(self, enc: Encoded, shape: tuple, dtype: np.dtype) -> np.ndarray:
         """Invert ``encode`` (lossless encodings only).
 
@@ -192,6 +225,9 @@ class Fields(Encoding):
 
     The byte-grouping of ZipNN-style codecs: exponents of trained weights are
     highly skewed and compress well once separated from the noisy mantissa.
+    Every field of the four float layouts lies inside one 16-bit word of the
+    value, so a field is a shift and a mask of that word, and its counts are a
+    marginal of the word's 65536-bin histogram (``count``).
     Integer and bool tensors have no fields: they pass as one ``raw`` stream.
     """
     family = "fields"
@@ -199,31 +235,56 @@ class Fields(Encoding):
     def encode(self, x):
         if not is_float(x.dtype):
             return Raw().encode(x)
-        exp_bits, man_bits = FLOAT_LAYOUT[np.dtype(x.dtype)]
-        u = bit_patterns(x.reshape(-1)).astype(np.uint64)
-        sign = (u >> np.uint64(exp_bits + man_bits)).astype(np.uint8)
-        exponent = ((u >> np.uint64(man_bits)) & np.uint64((1 << exp_bits) - 1))
-        exponent = exponent.astype(np.uint8 if exp_bits <= 8 else np.uint16)
-        mantissa = u & np.uint64((1 << man_bits) - 1)
-        n_planes = -(-man_bits // 8)
-        streams = [Stream("sign", sign, 2), Stream("exponent", exponent, 1 << exp_bits)]
-        for i in range(n_planes):
-            shift = np.uint64(8 * (n_planes - 1 - i))
-            streams.append(Stream(f"mantissa_{i}", ((mantissa >> shift) & np.uint64(255)).astype(np.uint8), 256))
+        x = little_endian(x)
+        layout, words, streams = self._layout(x.dtype), self._words(x), []
+        for name, lo, width, nsymbols in layout:
+            # shift and narrow in one buffered pass into the stream itself: no full-size temporary
+            value = np.empty(len(words), np.uint8 if nsymbols <= 256 else np.uint16)
+            np.right_shift(words[:, lo // 16], np.uint16(lo % 16), out=value, casting="unsafe")
+            if min(16 - lo % 16, 8 * value.itemsize) > width:  # bits above the field survived
+                np.bitwise_and(value, value.dtype.type((1 << width) - 1), out=value)
+            streams.append(Stream(name, value, nsymbols))
+        return Encoded(streams)
+
+    def count(self, x):
+        """Each field's counts, marginalised from one histogram per 16-bit word used."""
+        if not is_float(x.dtype):
+            return Raw().encode(x)
+        x = little_endian(x)
+        layout, words, histograms, streams = self._layout(x.dtype), self._words(x), {}, []
+        for name, lo, width, nsymbols in layout:
+            k, shift = lo // 16, lo % 16
+            if k not in histograms:
+                histograms[k] = symbol_counts(words[:, k], 1 << 16)
+            counts = histograms[k].reshape(1 << (16 - shift - width), 1 << width, 1 << shift).sum(axis=(0, 2))
+            streams.append(Stream(name, None, nsymbols, counts=np.pad(counts, (0, nsymbols - counts.size))))
         return Encoded(streams)
 
     def decode(self, enc, shape, dtype):
         dtype = np.dtype(dtype)
         if not is_float(dtype):
             return Raw().decode(enc, shape, dtype)
-        exp_bits, man_bits = FLOAT_LAYOUT[dtype]
         s = {st.name: st.data.astype(np.uint64) for st in enc.streams}
-        mantissa = np.zeros_like(s["sign"])
-        n_planes = -(-man_bits // 8)
-        for i in range(n_planes):
-            mantissa |= s[f"mantissa_{i}"] << np.uint64(8 * (n_planes - 1 - i))
-        u = (s["sign"] << np.uint64(exp_bits + man_bits)) | (s["exponent"] << np.uint64(man_bits)) | mantissa
+        u = np.zeros_like(s["sign"])
+        for name, lo, _, _ in self._layout(dtype):
+            u |= s[name] << np.uint64(lo)
         return u.astype(UINT_OF_SIZE[dtype.itemsize]).view(dtype).reshape(shape)
+
+    @staticmethod
+    def _layout(dtype) -> list[tuple[str, int, int, int]]:
+        """(stream, lowest bit, width, nsymbols) of each field of a float dtype, bits counted from the LSB."""
+        exp_bits, man_bits = FLOAT_LAYOUT[np.dtype(dtype)]
+        n_planes = -(-man_bits // 8)
+        layout = [("sign", exp_bits + man_bits, 1, 2), ("exponent", man_bits, exp_bits, 1 << exp_bits)]
+        for i in range(n_planes):
+            lo = 8 * (n_planes - 1 - i)
+            layout.append((f"mantissa_{i}", lo, min(8, man_bits - lo), 256))
+        return layout
+
+    @staticmethod
+    def _words(x: np.ndarray) -> np.ndarray:
+        """The 16-bit words of a contiguous little-endian array, one row per value (a view)."""
+        return x.reshape(-1).view(np.uint16).reshape(-1, x.dtype.itemsize // 2)
 
 
 class Sign(Encoding):

@@ -87,7 +87,7 @@ class Pipeline:
         """Estimate one tensor, or a whole model given as a ``ModelStream``."""
         model = ModelStream.of(x, allow_nonfinite=allow_nonfinite)
         start = time.perf_counter()
-        encoded = model.encode(self.encoding)
+        encoded = model.encode(self.encoding, count=self.coder.counts_only and not verify)
         try:
             coded = self.coder.code_all(encoded.streams)
         except TooSmall as exc:

@@ -59,6 +59,7 @@ class Coder(Specced):
     """
     kind = "coder"
     lossless = False
+    counts_only = False  # True: reads only each stream's histogram (Encoding.count may skip the data)
 
     @abstractmethod
     def code(self, stream: Stream) -> Coded:

@@ -12,16 +12,18 @@ from .rangecode import check_length, decode_static, encode_static, read_histogra
 
 
 def counts_of(stream: Stream) -> tuple[np.ndarray, int]:
-    """Symbol counts (zeros dropped) and the alphabet size.
+    """Symbol counts (zeros dropped, in symbol order) and the alphabet size.
 
     Symbol streams count codes ``0..nsymbols-1``; raw streams count distinct bit
     patterns of their values (alphabet 2^(8 x itemsize)).
     """
-    data = stream.data.reshape(-1)
+    dense = stream.histogram()
     if stream.nsymbols is not None:
-        counts = np.bincount(data, minlength=stream.nsymbols)
-        return counts[counts > 0], stream.nsymbols
-    return np.unique(bit_patterns(data), return_counts=True)[1], 1 << (8 * data.dtype.itemsize)
+        return dense[dense > 0], stream.nsymbols
+    alphabet = 1 << (8 * stream.data.dtype.itemsize)
+    if dense is not None:
+        return dense[dense > 0], alphabet
+    return np.unique(bit_patterns(stream.data.reshape(-1)), return_counts=True)[1], alphabet
 
 
 def entropy_bits(counts: np.ndarray) -> float:
@@ -56,6 +58,7 @@ class Entropy(Coder):
     plus its histogram. ``roundtrip`` writes the real code (histogram fields + range coder)."""
     family, pattern = "entropy", "entropy"
     lossless = True
+    counts_only = True
 
     def code(self, stream: Stream) -> Coded:
         counts, alphabet = counts_of(stream)

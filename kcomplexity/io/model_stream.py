@@ -21,6 +21,7 @@ with ``pad="model"`` the joined stream is padded once at its end.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -101,18 +102,20 @@ class ModelStream:
         return np.concatenate([t.reshape(-1).astype(target, copy=False) for t in self.tensors])
 
     # ------------------------------------------------------------ encode / decode
-    def encode(self, encoding: Encoding) -> Encoded:
-        """The streams of ``encoding`` for the whole model (see the module doc for the dtype rule)."""
+    def encode(self, encoding: Encoding, count: bool = False) -> Encoded:
+        """The streams of ``encoding`` for the whole model (see the module doc for the dtype rule);
+        ``count=True``: as ``Encoding.count`` gives them, for a coder that reads only histograms."""
+        make = encoding.count if count else encoding.encode
         if not encoding.lossless:
-            return self._with_segments(encoding.encode(self.values()), self.segments(), self.n_values)
+            return self._with_segments(make(self.values()), self.segments(), self.n_values)
         groups = self.groups()
         streams, side_bits = [], 0
         for dtype, members in groups:
             tensors = [self.tensors[i] for i in members]
             joined = tensors[0] if len(tensors) == 1 else np.concatenate([t.reshape(-1) for t in tensors])
-            enc = self._with_segments(encoding.encode(joined), self.segments(tensors), int(joined.size))
+            enc = self._with_segments(make(joined), self.segments(tensors), int(joined.size))
             prefix = f"{dtype_name(dtype)}." if len(groups) > 1 else ""
-            streams += [Stream(prefix + s.name, s.data, s.nsymbols, s.segments) for s in enc.streams]
+            streams += [replace(s, name=prefix + s.name) for s in enc.streams]
             side_bits += enc.side_bits
         return Encoded(streams, side_bits)
 
@@ -121,7 +124,7 @@ class ModelStream:
         """Mark the streams that hold one symbol per value with the tensor sizes."""
         if segments:
             for s in enc.streams:
-                if s.data.size == n:
+                if s.data is not None and s.data.size == n:
                     s.segments = segments
         return enc
 
