@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .coders import Coder
+from .coders import Coder, Compressor
 from .encodings import Encoded, Encoding, Stream
 from .errors import SpecError, TooSmall, VerificationError
 from .io.model_stream import ModelStream
@@ -83,13 +83,17 @@ class Pipeline:
     def __hash__(self) -> int:
         return hash(self.spec)
 
-    def estimate(self, x, *, verify: bool = False, allow_nonfinite: bool = False) -> Estimate:
-        """Estimate one tensor, or a whole model given as a ``ModelStream``."""
+    def estimate(self, x, *, verify: bool = False, allow_nonfinite: bool = False, threads: int = 1,
+                 progress=None) -> Estimate:
+        """Estimate one tensor, or a whole model given as a ``ModelStream``. ``threads`` compress
+        the chunks of a chunked coder (``lzma-9-c64M``) in parallel; ``progress(fraction)`` hears
+        of each newly finished fraction of a compressor's work. Neither changes the bits."""
         model = ModelStream.of(x, allow_nonfinite=allow_nonfinite)
         start = time.perf_counter()
         encoded = model.encode(self.encoding, count=self.coder.counts_only and not verify)
         try:
-            coded = self.coder.code_all(encoded.streams)
+            work = {"threads": threads, "progress": progress} if isinstance(self.coder, Compressor) else {}
+            coded = self.coder.code_all(encoded.streams, **work)
         except TooSmall as exc:
             return self._record(model, float("nan"), {}, time.perf_counter() - start, skipped=str(exc))
         details = self._details(encoded, coded)
@@ -137,8 +141,9 @@ class Pipeline:
         return real_bits
 
 
+
 def estimate(x, estimator: "str | Pipeline | list" = DEFAULT_ESTIMATOR, *, verify: bool = False,
-             allow_nonfinite: bool = False):
+             allow_nonfinite: bool = False, threads: int = 1):
     """Estimate K(x) in bits. ``x``: numpy array, torch tensor, sequence of numbers, or a
     whole model as a ``kcomplexity.io.ModelStream``.
 
@@ -147,9 +152,10 @@ def estimate(x, estimator: "str | Pipeline | list" = DEFAULT_ESTIMATOR, *, verif
     True
 
     A list of specs returns a list of Estimates, one per spec. NaN/Inf raise
-    InputError unless ``allow_nonfinite=True``.
+    InputError unless ``allow_nonfinite=True``. ``threads``: compress the chunks of a
+    chunked coder (``"raw|lzma-9-c64M"``) in parallel; the bits do not change.
     """
     if isinstance(estimator, (list, tuple)):
         model = ModelStream.of(x, allow_nonfinite=allow_nonfinite)
-        return [parse(e).estimate(model, verify=verify) for e in estimator]
-    return parse(estimator).estimate(x, verify=verify, allow_nonfinite=allow_nonfinite)
+        return [parse(e).estimate(model, verify=verify, threads=threads) for e in estimator]
+    return parse(estimator).estimate(x, verify=verify, allow_nonfinite=allow_nonfinite, threads=threads)

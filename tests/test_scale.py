@@ -8,6 +8,7 @@ import pytest
 import kcomplexity as kc
 from kcomplexity.arrays import bit_patterns
 from kcomplexity.encodings import FLOAT_LAYOUT, Fields, Stream, symbol_counts
+from kcomplexity.errors import SpecError
 
 FLOATS = [np.float16, ml_dtypes.bfloat16, np.float32, np.float64]
 
@@ -65,3 +66,64 @@ def test_symbol_counts_chunks_add_up(monkeypatch):
     raw = Stream("raw", codes.view(np.float16))
     np.testing.assert_array_equal(raw.histogram(), np.bincount(codes, minlength=1 << 16))
     assert Stream("raw", np.zeros(3, np.float32)).histogram() is None  # 2^32 patterns: not tabulated
+
+
+# ---------------------------------------------------------------- chunked compressors
+def test_chunked_spec_is_independent_frames_end_to_end():
+    import lzma
+
+    x = weights(np.float32, (100, 100)).round(3)
+    data = x.tobytes()
+    e = kc.estimate(x, "raw|lzma-9-c8K", verify=True)
+    assert e.estimator == "raw|lzma-9-c8K" and e.lossless
+    pieces = [data[i:i + 8192] for i in range(0, len(data), 8192)]
+    assert e.details["frames"] == len(pieces) == 5
+    assert e.bits == 8 * sum(len(lzma.compress(p, preset=9)) for p in pieces)
+    assert e.bits > kc.estimate(x, "raw|lzma-9").bits  # looser than one frame, never free
+    assert kc.estimate(x, "raw|lzma-9-c8K", threads=3).bits == e.bits
+
+
+@pytest.mark.parametrize("spec, canonical", [("lzma-9-c64M", "raw|lzma-9-c64M"), ("raw|zstd-c1048576", "raw|zstd-3-c1M"),
+                                             ("lz4-c3k", "raw|lz4-c3K"), ("fields|gzip-1-C2G", "fields|gzip-1-c2G")])
+def test_chunked_specs_print_back(spec, canonical):
+    assert kc.parse(spec).spec == canonical
+    assert kc.parse(canonical).spec == canonical
+
+
+@pytest.mark.parametrize("spec, message", [("brotli-11-c1M", "not self-delimiting"), ("lzma-9-c512", "at least 1K"),
+                                           ("zstd-3-c1M-c2M", "one chunk option"), ("lz4-4", "takes no level")])
+def test_bad_chunked_specs_say_what_to_do(spec, message):
+    with pytest.raises(SpecError, match=message):
+        kc.parse(spec)
+
+
+@pytest.mark.parametrize("spec", ["zstd-3-c4K", "lz4-c4K", "lz4hc-9-c4K", "gzip-6-c4K", "bz2-9-c4K", "lzma-6-c4K"])
+def test_every_chunked_family_decodes(spec):
+    x = weights(ml_dtypes.bfloat16, (60, 100))
+    assert kc.estimate(x, "fields|" + spec, verify=True).details["frames"] == 2 + 2 + 1  # exponent, mantissa, sign
+
+
+# ---------------------------------------------------------------- progress inside one tensor
+def test_lzma_fed_in_pieces_gives_the_one_shot_frame_and_reports_progress(monkeypatch):
+    import lzma
+
+    from kcomplexity.coders import compressors
+
+    monkeypatch.setattr(compressors, "PROGRESS_PIECE", 4096)
+    data = weights(np.float32, (50, 100)).round(2).tobytes()
+    heard = []
+    frame = compressors.Lzma(9).pack(data, progress=heard.append)
+    assert frame == lzma.compress(data, preset=9)
+    assert len(heard) == 5 and sum(heard) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("spec, calls", [("raw|lzma-9", 5), ("fields|lzma-9-c2K", 9), ("raw|zstd-3", 1)])
+def test_estimate_reports_progress_within_a_tensor(monkeypatch, spec, calls):
+    from kcomplexity.coders import compressors
+
+    monkeypatch.setattr(compressors, "PROGRESS_PIECE", 4096)
+    x = weights(np.float32, (50, 100))
+    heard = []
+    bits = kc.parse(spec).estimate(x, progress=heard.append).bits
+    assert bits == kc.estimate(x, spec).bits
+    assert len(heard) >= calls and sum(heard) == pytest.approx(1.0)
