@@ -127,3 +127,44 @@ def test_estimate_reports_progress_within_a_tensor(monkeypatch, spec, calls):
     bits = kc.parse(spec).estimate(x, progress=heard.append).bits
     assert bits == kc.estimate(x, spec).bits
     assert len(heard) >= calls and sum(heard) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- analyse: threads and progress
+def _quarters(task):
+    from kcomplexity.analysis.executors import task_progress
+
+    report = task_progress()
+    for _ in range(4):
+        if report:
+            report(0.25)
+    return task * 10
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_run_all_relays_progress_from_inside_tasks(workers):
+    from kcomplexity.analysis.executors import run_all
+
+    heard = []
+    results = dict(run_all(_quarters, [1, 2, 3], workers, None, lambda i, f: heard.append((i, f))))
+    assert results == {0: 10, 1: 20, 2: 30}
+    assert sorted(heard) == [(i, 0.25) for i in range(3) for _ in range(4)]
+
+
+def test_threads_per_task_use_the_idle_workers():
+    from kcomplexity.analysis.executors import threads_per_task
+
+    assert [threads_per_task(w, n) for w, n in [(1, 1), (2, 1), (2, 2), (2, 5), (4, 2), (3, 2)]] == [1, 2, 1, 1, 2, 1]
+    assert threads_per_task(4, 1, executor="tcp://somewhere:8786") == 1
+
+
+def test_analyse_shows_progress_within_one_tensor_and_threads_change_no_bits(monkeypatch, tmp_path):
+    import tqdm
+
+    shown = []
+    original = tqdm.tqdm.update
+    monkeypatch.setattr(tqdm.tqdm, "update", lambda self, n=1: (original(self, n), shown.append(self.n))[0])
+    x = {"w": weights(np.float32, (100, 400)).round(2)}
+    one = kc.analyse(x, "raw|lzma-1-c16K", progress=True, cache=False)
+    assert len(shown) >= 10 and shown == sorted(shown) and shown[-1] == 1 and 0 < shown[0] < 0.2
+    two = kc.analyse(x, "raw|lzma-1-c16K", workers=2, cache=False)
+    assert one.bits.tolist() == two.bits.tolist() == [kc.estimate(x["w"], "raw|lzma-1-c16K").bits]

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from ..io.readers import Checkpoint, MemoryCheckpoint
 from .cache import Cache, content_hash, lookup, resolve_cache_path, result_key
 from ._sparsity import sparsity_options, vector_sparsity
 from .delta import Delta, delta_for
-from .executors import run_all
+from .executors import run_all, task_progress, threads_per_task
 
 MODEL_TENSOR = "<model>"
 COLUMNS = ["checkpoint", "step", "tensor", "shape", "n_params", "estimator", "bits", "bits_per_param",
@@ -46,6 +47,7 @@ class Task:
     deltas: tuple[tuple[Delta, Pipeline], ...] = ()
     cache_path: str | None = None
     allow_nonfinite: bool = False
+    threads: int = 1                # for the chunks of a chunked coder (lzma-9-c64M)
 
 
 @dataclass
@@ -114,7 +116,8 @@ def run_task(task: Task) -> list[Outcome]:
         before = model_stream(task.names, previous, True) if previous else None
     except KComplexityError as exc:
         return [Outcome(exc)] * (len(task.pipelines) + len(task.deltas))
-    measures = [lambda p=p: p.estimate(x, allow_nonfinite=True) for p in task.pipelines]
+    measures = [lambda p=p: p.estimate(x, allow_nonfinite=True, threads=task.threads, progress=task_progress())
+                for p in task.pipelines]
     measures += [lambda kind=kind, p=p: kind.estimate(p, x, before) for kind, p in task.deltas]
     return [_outcome(task.cache_path, key, measure) for key, measure in zip(_keys(task, arrays, previous), measures)]
 
@@ -194,8 +197,10 @@ def execute(jobs: list[Job], cache: Cache | None, workers: int, executor, progre
 
     bar = tqdm(total=sum(len(j.rows) for j in jobs), desc="analyse", unit="est", disable=not progress,
                file=sys.stderr)
+    bar_state = _BarState(bar, [len(j.rows) for j in jobs])
+    tasks = [replace(j.task, threads=threads_per_task(workers, len(jobs), executor)) for j in jobs]
     try:
-        for i, outcomes in run_all(run_task, [j.task for j in jobs], workers, executor):
+        for i, outcomes in run_all(run_task, tasks, workers, executor, bar_state.advance if progress else None):
             rows = [r for r in jobs[i].rows if r.skipped is None]
             for row, outcome in zip(rows, outcomes, strict=True):
                 if isinstance(outcome.result, KComplexityError):
@@ -203,9 +208,34 @@ def execute(jobs: list[Job], cache: Cache | None, workers: int, executor, progre
                 if cache is not None and outcome.key is not None:
                     cache.put(outcome.key, outcome.result)
                 row.result = outcome.result
-            bar.update(len(jobs[i].rows))
+            bar_state.finish(i)
     finally:
         bar.close()
+
+
+class _BarState:
+    """The bar's count: finished rows plus the reported fractions of running jobs (thread-safe:
+    pool progress arrives on a relay thread). Whole numbers show as integers."""
+
+    def __init__(self, bar, rows: list[int]):
+        self.bar, self.rows, self.finished, self.partial, self.lock = bar, rows, 0, {}, threading.Lock()
+
+    def advance(self, index: int, fraction: float) -> None:
+        """``fraction`` of one more row of job ``index`` is done."""
+        with self.lock:
+            self.partial[index] = min(self.rows[index] - 0.01, self.partial.get(index, 0.0) + fraction)
+            self._show()
+
+    def finish(self, index: int) -> None:
+        with self.lock:
+            self.partial.pop(index, None)
+            self.finished += self.rows[index]
+            self._show()
+
+    def _show(self) -> None:
+        part = round(sum(self.partial.values()), 2)
+        self.bar.n = self.finished + part if part else self.finished
+        self.bar.update(0)
 
 
 # ---------------------------------------------------------------- table

@@ -6,12 +6,17 @@ finish, in completion order. ``executor``: None (local: in-process when
 scheduler address (``"tcp://host:8786"``; a client is opened and closed here, see
 ``connect_dask`` for the connect timeout), a
 ``distributed.Client``, or any ``concurrent.futures.Executor``.
+
+Progress inside a task: with ``on_progress(index, fraction)`` given, a task that
+runs here or in the local pool gets a callback from ``task_progress()`` for the
+fractions of its work newly done (pool workers send them through a queue).
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import ctypes
 import ctypes.util
+import multiprocessing
 import os
 import re
 import signal
@@ -20,6 +25,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 
 from ..errors import InputError
 
@@ -49,9 +55,64 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _serial(fn, tasks) -> Iterator:
-    for i, task in enumerate(tasks):
-        yield i, fn(task)
+_report: Callable | None = None  # in this process: (task index, fraction) -> the parent's progress
+_current: int | None = None      # index of the task running in this process
+
+
+def task_progress() -> Callable[[float], None] | None:
+    """Inside a task run by ``run_all``: a callback for the fraction of it newly done, else None."""
+    report, index = _report, _current
+    return None if report is None or index is None else (lambda fraction: report(index, fraction))
+
+
+def _indexed(fn, item):
+    global _current
+    _current, task = item
+    try:
+        return fn(task)
+    finally:
+        _current = None
+
+
+def _start_worker(parent: int, queue) -> None:
+    """Pool initializer: die with the parent; send progress through ``queue`` when given."""
+    global _report
+    die_with_parent(parent)
+    if queue is not None:
+        _report = lambda index, fraction: queue.put((index, fraction))  # noqa: E731
+
+
+def _relay(queue, on_progress) -> None:
+    for message in iter(queue.get, None):
+        on_progress(*message)
+
+
+def _serial(fn, tasks, on_progress=None) -> Iterator:
+    global _report
+    _report = on_progress
+    try:
+        for i, task in enumerate(tasks):
+            yield i, _indexed(fn, (i, task))
+    finally:
+        _report = None
+
+
+def _pool(fn, tasks, workers: int, on_progress=None) -> Iterator:
+    """A local process pool; progress messages come back through a queue and a relay thread."""
+    ctx = multiprocessing.get_context()
+    queue = ctx.SimpleQueue() if on_progress else None
+    relay = threading.Thread(target=_relay, args=(queue, on_progress), daemon=True) if queue else None
+    if relay:
+        relay.start()
+    pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx,
+                                  initializer=_start_worker, initargs=(os.getpid(), queue))
+    try:
+        with pool:
+            yield from _futures(pool.submit, cf.as_completed, partial(_indexed, fn), list(enumerate(tasks)))
+    finally:
+        if relay:
+            queue.put(None)
+            relay.join()
 
 
 def _futures(submit, as_completed, fn, tasks) -> Iterator:
@@ -129,19 +190,21 @@ def connect_dask(address: str, timeout: float = CONNECT_TIMEOUT):
                          "(tcp://host:8786) and that the scheduler is running") from None
 
 
-def run_all(fn: Callable, tasks: list, workers: int = 1, executor=None) -> Iterator:
+def threads_per_task(workers: int, n_tasks: int, executor=None) -> int:
+    """Threads a task may use for a chunked coder: the local workers that tasks leave idle."""
+    if executor is not None or not isinstance(workers, int) or workers < 2 or n_tasks < 1:
+        return 1  # (bad ``workers`` are reported by run_all)
+    return workers // min(workers, n_tasks)
+
+
+def run_all(fn: Callable, tasks: list, workers: int = 1, executor=None, on_progress=None) -> Iterator:
     """Run ``fn(task)`` for every task; yield ``(task index, result)`` as each finishes."""
     if not isinstance(workers, int) or workers < 1:
         raise InputError(f"workers must be a positive integer, got {workers!r}")
     if not tasks:
         return
     if executor is None:
-        if workers == 1:
-            yield from _serial(fn, tasks)
-            return
-        with cf.ProcessPoolExecutor(max_workers=min(workers, len(tasks)), initializer=die_with_parent,
-                                    initargs=(os.getpid(),)) as pool:
-            yield from _futures(pool.submit, cf.as_completed, fn, tasks)
+        yield from _serial(fn, tasks, on_progress) if workers == 1 else _pool(fn, tasks, workers, on_progress)
         return
     if isinstance(executor, str):
         client = connect_dask(executor)
