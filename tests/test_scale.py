@@ -8,7 +8,7 @@ import pytest
 import kcomplexity as kc
 from kcomplexity.arrays import bit_patterns
 from kcomplexity.encodings import FLOAT_LAYOUT, Fields, Stream, symbol_counts
-from kcomplexity.errors import SpecError
+from kcomplexity.errors import InputError, SpecError
 
 FLOATS = [np.float16, ml_dtypes.bfloat16, np.float32, np.float64]
 
@@ -168,3 +168,28 @@ def test_analyse_shows_progress_within_one_tensor_and_threads_change_no_bits(mon
     assert len(shown) >= 10 and shown == sorted(shown) and shown[-1] == 1 and 0 < shown[0] < 0.2
     two = kc.analyse(x, "raw|lzma-1-c16K", workers=2, cache=False)
     assert one.bits.tolist() == two.bits.tolist() == [kc.estimate(x["w"], "raw|lzma-1-c16K").bits]
+
+
+def test_bfloat16_safetensors_are_read_without_torch(tmp_path):
+    import subprocess
+    import sys
+
+    from safetensors.numpy import save_file
+
+    x = weights(ml_dtypes.bfloat16, (30, 40))
+    save_file({"w": x}, str(tmp_path / "m.safetensors"))
+    child = ("import sys, kcomplexity; from kcomplexity.io.readers import open_path; "
+             f"a = open_path({str(tmp_path / 'm.safetensors')!r}).read('w'); "
+             "print(a.dtype, a.view('uint16').sum(), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["bfloat16", str(x.view(np.uint16).sum()), "False"]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_finite_check_without_copies_is_exact(dtype):
+    big = np.full(1000, float(ml_dtypes.finfo(dtype).max) / 2, dtype)  # the float32 sum overflows; all finite
+    assert kc.estimate(big, "raw|zstd-3").n_values == 1000
+    bad = weights(dtype)
+    bad[3, 4], bad[5, 6] = np.nan, -np.inf
+    with pytest.raises(InputError, match="2 of 6300 values are NaN or Inf"):
+        kc.estimate(bad, "raw|zstd-3")

@@ -37,7 +37,8 @@ SAFETENSORS_DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F
                       "I8": "int8", "I16": "int16", "I32": "int32", "I64": "int64", "U8": "uint8",
                       "U16": "uint16", "U32": "uint32", "U64": "uint64", "BOOL": "bool", "C64": "complex64",
                       "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "F8_E8M0": "float8_e8m0fnu"}
-NUMPY_READABLE = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"}
+# bfloat16 too: numpy knows it once ml_dtypes is imported (kcomplexity.arrays does), so no torch import
+NUMPY_READABLE = {"float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"}
 
 
 def to_numpy(x) -> np.ndarray:
@@ -133,7 +134,7 @@ class SafetensorsCheckpoint(Checkpoint):
     def read(self, name):
         if name not in self._where:
             raise self._missing(name)
-        framework = "np" if self._info[name][0] in NUMPY_READABLE else "pt"  # e.g. bfloat16, float8
+        framework = "np" if self._info[name][0] in NUMPY_READABLE else "pt"  # e.g. float8
         with _safe_open(self._where[name], framework) as handle:
             tensor = handle.get_tensor(name)
         try:
