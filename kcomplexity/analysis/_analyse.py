@@ -294,7 +294,9 @@ def analyse(source, estimators=None, per: str = "tensor", workers: int = 1, exec
     lossless estimator, and conditional BDM for every BDM one (see ``kcomplexity.analysis.delta``). ``cache``: True (default
     file ``.kcomplexity-cache/cache.sqlite``), False, or a path. ``executor``: a Dask
     address or client (see ``executors``). ``progress``: a tqdm bar on stderr
-    (default: when stderr is a terminal).
+    (default: when stderr is a terminal); locally it also advances within a tensor
+    (lzma pieces, chunks of a chunked coder). Workers a local run leaves idle compress
+    the chunks of a chunked coder (``raw|lzma-9-c64M``) in parallel.
 
     Columns: ``[series,] checkpoint, step, tensor, shape ("3x4"; length for <model>),
     n_params, estimator, bits, bits_per_param, ratio, lossless, seconds, skipped,
