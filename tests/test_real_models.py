@@ -106,6 +106,8 @@ def hf(tmp_path_factory):
         gpt2.save_pretrained(root / "same" / f"checkpoint-{step}")
     hand = _hand_bf16(root / "hand_bf16")
     _trainer_run(gpt2, root / "trainer_out")
+    (root / "gpt2_bin").mkdir()
+    torch.save(gpt2.state_dict(), root / "gpt2_bin" / "pytorch_model.bin")  # lm_head tied to wte, both saved
     return {"root": root, "bert": bert, "gpt2": gpt2, "llama": llama, "hand_shapes": hand}
 
 
@@ -302,3 +304,16 @@ def test_a_trainer_output_folder(hf):
     with pytest.warns(SkippedTensorsWarning, match="checkpoint-1 .. checkpoint-3"):
         final = kc.analyse(out, ["raw|zstd-3"], per="model", cache=False)
     assert final.bits.iloc[0] == df[df.step == 3].set_index("estimator").loc["raw|zstd-3", "bits"]
+
+
+def test_tied_weights_of_a_bin_checkpoint_count_once(hf):
+    assert torch.load(hf["root"] / "gpt2_bin" / "pytorch_model.bin", weights_only=True).keys() >= {"lm_head.weight"}
+    with pytest.warns(SkippedTensorsWarning, match="lm_head.weight = transformer.wte.weight"):
+        w = kc.load(hf["root"] / "gpt2_bin")
+    assert set(w) == _checkpoint_names(hf["root"] / "gpt2")  # as save_pretrained's safetensors (ties dropped)
+    assert sum(w[n].size for n in w) == _n_params(hf["gpt2"])
+    with pytest.warns(SkippedTensorsWarning):
+        from_bin = kc.analyse(hf["root"] / "gpt2_bin", ["raw|zstd-3"], cache=False).set_index("tensor")
+    from_st = kc.analyse(hf["root"] / "gpt2", ["raw|zstd-3"], cache=False).set_index("tensor")
+    assert set(from_bin.index) == set(from_st.index)
+    assert (from_bin.bits == from_st.bits[from_bin.index]).all()

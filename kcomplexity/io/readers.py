@@ -73,7 +73,7 @@ class MemoryCheckpoint(Checkpoint):
 
     def __init__(self, tensors: Mapping, label: str = "<memory>", metadata: dict | None = None):
         super().__init__(label)
-        self.tensors = dict(tensors)
+        self.tensors = _without_ties(dict(tensors), label)
         self.metadata = dict(metadata or {})
         for name, value in self.tensors.items():
             _check_tensor(label, name, value)
@@ -92,6 +92,29 @@ class MemoryCheckpoint(Checkpoint):
         if name not in self.tensors:
             raise self._missing(name)
         return to_numpy(self.tensors[name])
+
+
+def _without_ties(tensors: dict, label: str) -> dict:
+    """Tied torch tensors (one storage, same view: ``lm_head.weight`` and ``wte.weight`` of a
+    ``.bin``) kept once under their first name, as ``nn.Module.parameters()`` counts them."""
+    first, tied = {}, {}
+    for name, t in tensors.items():
+        if not is_torch(t) or not hasattr(t, "untyped_storage") or t.is_sparse or t.numel() == 0:
+            continue
+        try:
+            view = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride(), t.dtype)
+        except (RuntimeError, NotImplementedError):  # no plain storage (meta, nested, ...): checked later
+            continue
+        if view in first:
+            tied[name] = first[view]
+        else:
+            first[view] = name
+    if not tied:
+        return tensors
+    pairs = [f"{n} = {f}" for n, f in list(tied.items())[:3]] + (["..."] if len(tied) > 3 else [])
+    warnings.warn(f"{label}: {len(tied)} tied tensor(s) share their storage with an earlier one and are "
+                  f"measured once ({', '.join(pairs)})", SkippedTensorsWarning, stacklevel=4)
+    return {n: t for n, t in tensors.items() if n not in tied}
 
 
 def _check_tensor(label: str, name: str, value) -> None:
