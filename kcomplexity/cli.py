@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+import warnings
 
 from .errors import InputError, KComplexityError
 from .estimators import DEFAULT_ESTIMATOR
@@ -303,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help / --version (0) or a usage error (2)
         return int(exc.code or 0)
+    formatwarning, warnings.formatwarning = warnings.formatwarning, _warning_line
     try:
         return int(args.func(args) or 0)
     except KComplexityError as exc:
@@ -311,6 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kcomplexity: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = formatwarning
+
+
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """A warning on the command line: one line, without the library's source location."""
+    return f"kcomplexity: warning: {message}\n"
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 with ``transformers`` (no download), saved as Hugging Face folders (single file, sharded,
 bf16), a hand-made sharded bf16 checkpoint with LLM layer names, and checkpoint series."""
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import ml_dtypes
 import numpy as np
@@ -317,3 +321,15 @@ def test_tied_weights_of_a_bin_checkpoint_count_once(hf):
     from_st = kc.analyse(hf["root"] / "gpt2", ["raw|zstd-3"], cache=False).set_index("tensor")
     assert set(from_bin.index) == set(from_st.index)
     assert (from_bin.bits == from_st.bits[from_bin.index]).all()
+
+
+def test_cli_warnings_are_one_line(hf):
+    out = hf["root"] / "trainer_out"
+    env = {**os.environ, "PYTHONPATH": str(Path(kc.__file__).parents[1])}
+    run = subprocess.run([sys.executable, "-m", "kcomplexity.cli", "estimate", str(out), "-e", "raw|zstd-3",
+                          "--per", "model", "--no-cache", "-q"], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0
+    assert run.stderr.splitlines() == [
+        f"kcomplexity: warning: trainer_out is a model folder and also holds 3 checkpoint folder(s) "
+        f"(checkpoint-1 .. checkpoint-3): measuring the model folder only; pass '{out / 'checkpoint-'}*' "
+        "to measure them as a series"]
