@@ -1,8 +1,8 @@
 """Is the reference a model's own initialisation? Config-built BERT, and a real pretrained model.
 
-1. A BERT (hidden 256, 4 layers, 4 heads, vocab 30522: 11.2M parameters) built by
-   transformers from its config under torch seed 1234 and saved as a Hugging Face
-   folder: its *true* initialisation. Printed side by side:
+1. A BERT (hidden 256, 4 layers, 4 heads, vocab 30522: 11.2M parameters; and the tests'
+   tiny one, hidden 64, vocab 300) built by transformers from its config under torch seed
+   1234 and saved as a Hugging Face folder: its *true* initialisation. Printed side by side:
    - init statistics (mean, std, min, max per tensor group) of the true init, of the
      reference ``random_init(folder)`` draws (config-built), of the bare-checkpoint name
      rules (``init="normal-0.02"``), and of the rule before issue 11 (U(+-1/sqrt(fan_in))
@@ -49,10 +49,15 @@ def rule_before_issue_11(weights, seed):
     return out
 
 
-def build_bert(path):
+CONFIGS = {"mini": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024),
+           "tiny (the tests' config)": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                            intermediate_size=128, vocab_size=300, max_position_embeddings=64)}
+
+
+def build_bert(path, sizes: dict):
     from transformers import BertConfig, BertForMaskedLM
 
-    config = BertConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024)
+    config = BertConfig(**sizes)
     torch.manual_seed(1234)
     BertForMaskedLM(config).save_pretrained(path)
 
@@ -67,35 +72,44 @@ def stats_table(references: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["group", "weights"])
 
 
-def bert_section() -> None:
+def bert_section(name: str, stats: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        build_bert(tmp)
+        build_bert(tmp, CONFIGS[name])
         true = dict(kc.load(tmp))
         n = sum(x.size for x in true.values())
-        print(f"config-built BERT: {n / 1e6:.1f}M parameters in {len(true)} tensors (true init: torch seed 1234)\n")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            refs = {"true init": true, "random_init(folder)": initialise(tmp, seed=0).weights,
-                    "name rules normal-0.02": initialise(true, seed=0, init="normal-0.02").weights,
-                    "before issue 11": rule_before_issue_11(true, 0)}
-        with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
-            print(stats_table(refs).to_string(), "\n")
-        rows = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for label, kwargs in [("random_init(folder)", {}),
-                                  ("name rules torch-default", {"reference": "rules"}),
-                                  ("name rules normal-0.02", {"reference": "rules", "init": "normal-0.02"}),
-                                  ("name rules matched", {"reference": "rules", "init": "matched"}),
-                                  ("before issue 11", {"reference": lambda s: rule_before_issue_11(true, s)})]:
-                source = true if kwargs.pop("reference", None) == "rules" else tmp
-                df = kc.compare({"true init": source}, "q8|lzma-9", seeds=SEEDS, shuffle_control=False, **kwargs)
-                row = df.set_index("variant").loc["true init"]
-                rows.append({"reference": label, "reference_kind": row["reference_kind"],
-                             "ratio true init / reference": row["ratio_to_reference"],
-                             "std over seeds": row["ratio_to_reference_std"]})
-        print("q8|lzma-9, whole model, seeds", SEEDS)
-        print(pd.DataFrame(rows).to_string(index=False, float_format="{:.4f}".format), "\n")
+        print(f"config-built BERT {name}: {n / 1e6:.2f}M parameters in {len(true)} tensors (true init: torch seed 1234)\n")
+        if stats:
+            print_stats(tmp, true)
+        ratios(tmp, true)
+
+
+def print_stats(tmp, true) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refs = {"true init": true, "random_init(folder)": initialise(tmp, seed=0).weights,
+                "name rules normal-0.02": initialise(true, seed=0, init="normal-0.02").weights,
+                "before issue 11": rule_before_issue_11(true, 0)}
+    with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
+        print(stats_table(refs).to_string(), "\n")
+
+
+def ratios(tmp, true) -> None:
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for label, source, kwargs in [
+                ("random_init(folder)", tmp, {}),
+                ("name rules torch-default", true, {}),
+                ("name rules normal-0.02", true, {"init": "normal-0.02"}),
+                ("name rules matched", true, {"init": "matched"}),
+                ("before issue 11", true, {"reference": lambda s: rule_before_issue_11(true, s)})]:
+            df = kc.compare({"true init": source}, "q8|lzma-9", seeds=SEEDS, shuffle_control=False, **kwargs)
+            row = df.set_index("variant").loc["true init"]
+            rows.append({"reference": label, "reference_kind": row["reference_kind"],
+                         "ratio true init / reference": row["ratio_to_reference"],
+                         "std over seeds": row["ratio_to_reference_std"]})
+    print("q8|lzma-9, whole model, seeds", SEEDS)
+    print(pd.DataFrame(rows).to_string(index=False, float_format="{:.4f}".format), "\n")
 
 
 def model_section(path: str, plot: str | None) -> None:
@@ -122,7 +136,8 @@ def main() -> None:
     parser.add_argument("--skip-bert", action="store_true", help="only the --model section")
     args = parser.parse_args()
     if not args.skip_bert:
-        bert_section()
+        bert_section("tiny (the tests' config)", stats=False)
+        bert_section("mini", stats=True)
     if args.model:
         model_section(args.model, args.plot)
 

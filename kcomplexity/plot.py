@@ -129,13 +129,15 @@ def compare_planes(table, estimator=None):
     if "ratio_to_shuffle" in rows:
         panels.append(("ratio_to_shuffle", "vs own shuffle"))
     fig, axes = _figure(len(panels), width=5.0)
+    colours = {v: f"C{i}" for i, v in enumerate(dict.fromkeys(rows["variant"]))}  # one colour per variant
     for ax, (value, title) in zip(axes, panels):
         for variant, line in rows.groupby("variant", sort=False):
             if value == "ratio_to_reference" and variant == reference:
                 continue
             planes = line["stream"].str.split("_").str[1].astype(int).to_numpy()
             spread = line[value + "_std"].fillna(0).to_numpy(float) if value + "_std" in line else None
-            ax.errorbar(planes, line[value].to_numpy(float), yerr=spread, marker="o", capsize=3, label=str(variant))
+            ax.errorbar(planes, line[value].to_numpy(float), yerr=spread, marker="o", capsize=3, label=str(variant),
+                        color=colours[variant])
         ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
         ax.set(title=title, xlabel="bit-plane (0 = LSB)", ylabel=value.replace("_", " "))
     fig.suptitle(f"{estimator} per plane")

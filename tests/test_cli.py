@@ -154,3 +154,15 @@ def test_compare_init_rule_for_a_bare_checkpoint(bert_dir, tmp_path, capsys):
     assert (pd.read_csv(out)["reference_kind"] == "rules:matched").all()
     assert cli.main(["compare", "w=x.safetensors", "--init", "xavier"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_readme_pretrained_vs_initialisation_commands_on_gpt2(gpt2_dir, tmp_path, capsys):
+    table, figure = tmp_path / "planes.csv", tmp_path / "planes.png"
+    assert cli.main(["compare", f"pretrained={gpt2_dir}", "-e", "bitplanes8|bdm2d", "--min-ndim", "2",
+                     "--seeds", "0", "1", "--out", str(table)]) == 0
+    got = pd.read_csv(table)
+    assert (got["reference_kind"] == "hf-config:GPT2LMHeadModel").all() and (got["per"] == "matrix").all()
+    planes = got[(got.variant == "pretrained") & (got.stream != "total")]
+    assert len(planes) == 8 and planes["ratio_to_reference"].between(0.98, 1.02).all()   # an init vs its own kind
+    assert cli.main(["plot", str(table), "--kind", "planes", "--out", str(figure)]) == 0
+    assert figure.stat().st_size > 10_000

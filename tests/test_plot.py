@@ -134,6 +134,7 @@ def test_compare_planes_against_reference_and_shuffle():
     np.testing.assert_allclose(line.get_ydata(), [0.9, 0.81, 0.729])
     assert [c.get_label() for c in right.containers] == ["random_init", "pretrained"]
     np.testing.assert_allclose(right.containers[0].lines[0].get_ydata(), [0.95, 0.9, 0.85])
+    assert left.containers[0].lines[0].get_color() == right.containers[1].lines[0].get_color()  # pretrained
     assert len(plot.variant_bars(table).axes[0].patches) == 2      # the total rows only
     with pytest.raises(InputError, match="plane_i rows"):
         plot.compare_planes(table[table.stream == "total"])
