@@ -159,7 +159,9 @@ def compare(variants: Mapping, estimators=None, reference="random_init", seeds=(
     ``random_init``), a variant name, or a callable ``seed -> weights``.
     ratio_to_reference = bits / reference bits and ratio_to_shuffle = bits / bits of
     ``shuffle(variant, seed)``, each the mean over the seeds (pairs matched by seed) with its std.
-    ``stream``: ``total``, plus one row per stream (bit-plane) for multi-stream estimators.
+    ``stream``: ``total``, plus one row per stream (bit-plane) for multi-stream estimators. ``per``:
+    ``model`` (one joined stream) or ``matrix`` (summed over the matrices; ``n_params`` then counts the
+    values scored, ``skipped`` names the tensors left out).
     ``metrics``: name -> {column: value} (e.g. accuracy) joined in.
     ``sparsity=True`` (or a dict of ``q, p, eps``) adds ``kc.sparsity``'s columns of each
     variant's joined model (the mean over the draws of a random variant).
