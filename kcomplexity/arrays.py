@@ -116,20 +116,25 @@ def as_array(x, *, allow_nonfinite: bool = False) -> np.ndarray:
     return arr
 
 
-_EXPONENT_BITS = {np.dtype(np.float16): 0x7C00, BFLOAT16: 0x7F80}  # all set: NaN or Inf
+# exponent bits of each float layout; all set means NaN or Inf
+_EXPONENT_BITS = {np.dtype(np.float16): 0x7C00, BFLOAT16: 0x7F80, np.dtype(np.float32): 0x7F800000,
+                  np.dtype(np.float64): 0x7FF0000000000000}
+_FINITE_CHUNK = 1 << 20
 
 
 def _check_finite(arr: np.ndarray) -> None:
-    # A finite sum proves every value finite without a full-size mask or copy (numpy widens
-    # 16-bit floats in small buffered blocks); else count exactly (the sum may merely overflow).
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(arr, dtype=np.float64 if arr.dtype == np.float64 else np.float32)):
-            return
-    mask = _EXPONENT_BITS.get(arr.dtype)
-    if mask is not None:
-        bad = int(np.count_nonzero((bit_patterns(arr) & mask) == mask))
+    # With the sign shifted out, NaN and Inf have the largest bit patterns: one max per chunk,
+    # in a reused buffer, finds any of them without a full-size mask or copy.
+    patterns, mask = bit_patterns(arr.reshape(-1)), _EXPONENT_BITS[np.dtype(arr.dtype)]
+    shifted = np.empty(min(_FINITE_CHUNK, patterns.size), patterns.dtype)
+    top = patterns.dtype.type(mask << 1 & (1 << 8 * patterns.itemsize) - 1)
+    for start in range(0, patterns.size, _FINITE_CHUNK):
+        chunk = patterns[start:start + _FINITE_CHUNK]
+        if np.left_shift(chunk, 1, out=shifted[:chunk.size]).max() >= top:
+            break
     else:
-        bad = arr.size - int(np.isfinite(arr).sum())
+        return
+    bad = int(np.count_nonzero((patterns & mask) == mask))
     if bad:
         raise InputError(f"{bad} of {arr.size} values are NaN or Inf: fix the weights, "
                          "or pass allow_nonfinite=True (command line: --allow-nonfinite) to measure them as they are")
