@@ -193,3 +193,11 @@ def test_finite_check_without_copies_is_exact(dtype):
     bad[3, 4], bad[5, 6] = np.nan, -np.inf
     with pytest.raises(InputError, match="2 of 6300 values are NaN or Inf"):
         kc.estimate(bad, "raw|zstd-3")
+
+
+def test_parallel_analyse_runs_largest_first_and_keeps_the_row_order():
+    tensors = {f"t{i}": weights(np.float32, (10 * (i + 1), 30), seed=i) for i in range(5)}
+    one = kc.analyse(tensors, ["raw|zstd-3", "fields|entropy"], cache=False)
+    two = kc.analyse(tensors, ["raw|zstd-3", "fields|entropy"], workers=2, cache=False)
+    assert two.tensor.tolist() == one.tensor.tolist() == [f"t{i}" for i in range(5) for _ in range(2)]
+    assert two.bits.tolist() == one.bits.tolist()

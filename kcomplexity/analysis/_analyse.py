@@ -197,6 +197,8 @@ def execute(jobs: list[Job], cache: Cache | None, workers: int, executor, progre
 
     bar = tqdm(total=sum(len(j.rows) for j in jobs), desc="analyse", unit="est", disable=not progress,
                file=sys.stderr)
+    if executor is not None or isinstance(workers, int) and workers > 1:  # largest first: none left alone at the end
+        jobs = sorted(jobs, key=lambda j: -max((r.n_params for r in j.rows), default=0))
     bar_state = _BarState(bar, [len(j.rows) for j in jobs])
     tasks = [replace(j.task, threads=threads_per_task(workers, len(jobs), executor)) for j in jobs]
     try:
