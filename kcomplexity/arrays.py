@@ -157,7 +157,7 @@ def histogram(values: np.ndarray, n: int, chunk: int = 1 << 20) -> np.ndarray:
     return out
 
 
-def lookup(table: np.ndarray, indices: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
+def gather(table: np.ndarray, indices: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
     """``table[indices]`` (same shape as ``indices``), a chunk at a time with ``np.take``
     so that its intp copy of the indices stays in cache (about 2x faster on large arrays)."""
     flat = indices.reshape(-1)

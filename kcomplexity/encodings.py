@@ -13,7 +13,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from .arrays import BFLOAT16, UINT_OF_SIZE, bit_patterns, histogram, is_float, lookup, to_float
+from .arrays import BFLOAT16, UINT_OF_SIZE, bit_patterns, gather, histogram, is_float, to_float
 from .errors import SpecError
 from .specced import Specced
 
@@ -478,7 +478,7 @@ class Quantize(Encoding):
             patterns = bit_patterns(x)
             counts = histogram(patterns, values.size)
             table = self._map(values, self._grid(_TableStats(x.dtype, counts)))
-            return lookup(table.astype(dtype), patterns)
+            return gather(table.astype(dtype), patterns)
         w = to_float(x).reshape(-1)
         grid = self._grid(_ArrayStats(w))
         out = np.empty(w.size, dtype)
