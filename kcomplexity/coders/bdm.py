@@ -126,9 +126,14 @@ def _count(view: np.ndarray, base: int, ndim: int) -> tuple[np.ndarray, np.ndarr
         else:
             found.append(np.unique(codes, return_counts=True))
     if dense is not None:
-        codes = np.flatnonzero(dense)
-        return codes.astype(np.int64), dense[codes]
+        return _present(dense)
     return _merge(found)
+
+
+def _present(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The codes with a nonzero count in a dense histogram (int64, ascending) and their counts."""
+    codes = np.flatnonzero(dense != 0)  # on the bool mask: 4x faster than on the int64 counts
+    return codes.astype(np.int64, copy=False), dense[codes]
 
 
 def _merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -382,9 +387,7 @@ def plane_block_codes_by_plane(codes: np.ndarray, bits: int) -> np.ndarray:
 
 def _counts_of_grid(grid: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct codes of a block-code grid and their counts, as ``_count`` returns them."""
-    dense = histogram(grid, n_codes)
-    codes = np.flatnonzero(dense != 0)  # on the bool mask: 4x faster than on the int64 counts
-    return codes.astype(np.int64, copy=False), dense[codes]
+    return _present(histogram(grid, n_codes))
 
 
 # ---------------------------------------------------------------- regime and tiles
