@@ -477,8 +477,10 @@ class Quantize(Encoding):
         if values is not None and x.size >= values.size:
             patterns = bit_patterns(x)
             counts = histogram(patterns, values.size)
-            table = self._map(values, self._grid(_TableStats(x.dtype, counts)))
-            return gather(table.astype(dtype), patterns)
+            grid, present = self._grid(_TableStats(x.dtype, counts)), np.flatnonzero(counts != 0)
+            table = np.zeros(values.size, dtype)  # only the patterns that occur are ever looked up
+            table[present] = self._map(values[present], grid)
+            return gather(table, patterns)
         w = to_float(x).reshape(-1)
         grid = self._grid(_ArrayStats(w))
         out = np.empty(w.size, dtype)
