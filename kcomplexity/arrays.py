@@ -151,6 +151,8 @@ def histogram(values: np.ndarray, n: int, chunk: int = 1 << 20) -> np.ndarray:
     """``np.bincount(values, minlength=n)`` (int64) for non-negative integers below ``n``,
     a chunk at a time so that the intp copy bincount makes stays in cache."""
     flat = values.reshape(-1)
+    if flat.size <= chunk:
+        return np.bincount(flat, minlength=n).astype(np.int64, copy=False)
     out = np.zeros(n, np.int64)
     for start in range(0, flat.size, chunk):
         out += np.bincount(flat[start:start + chunk], minlength=n)

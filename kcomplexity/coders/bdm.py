@@ -235,7 +235,7 @@ def ctm_of_blocks(codes: np.ndarray, ndim: int, nsymbols: int, side: int) -> tup
     """CTM of raw block codes (max CTM of the shape + 1 where the table has none) and the missing mask."""
     if nsymbols ** side ** ndim <= RAW_TABLE_LIMIT:
         values, missing = _raw_ctm(ndim, nsymbols, side)
-        return values[codes], missing[codes]
+        return values[codes], missing[codes] if missing.any() else np.zeros(codes.shape, bool)  # full tables: no gather
     return load_table(ndim, nsymbols)[side].lookup(canonical(codes, nsymbols, side ** ndim))
 
 
