@@ -23,19 +23,6 @@ FLOAT_LAYOUT = {np.dtype(np.float16): (5, 10), BFLOAT16: (8, 7),
 SIDE_BITS_PER_PARAM = 32  # a float32 scale or offset
 
 
-COUNT_CHUNK = 1 << 20  # values per np.bincount call: it casts its input to intp (8 bytes a value)
-
-
-def symbol_counts(values: np.ndarray, size: int) -> np.ndarray:
-    """Dense histogram (int64, length ``size``) of integer symbols ``0..size-1``, counted in
-    chunks so that the temporaries stay small whatever the array's size."""
-    flat = values.reshape(-1)
-    counts = np.zeros(size, np.int64)
-    for start in range(0, flat.size, COUNT_CHUNK):
-        counts += np.bincount(flat[start:start + COUNT_CHUNK], minlength=size)
-    return counts
-
-
 @dataclass
 class Stream:
     """One named stream an encoding emits and a coder measures.
@@ -73,9 +60,9 @@ class Stream:
         if self.counts is not None:
             return self.counts
         if self.nsymbols is not None:
-            return symbol_counts(self.data, self.nsymbols)
+            return histogram(self.data, self.nsymbols)
         if self.data.dtype.itemsize <= 2:
-            return symbol_counts(bit_patterns(self.data.reshape(-1)), 1 << (8 * self.data.dtype.itemsize))
+            return histogram(bit_patterns(self.data.reshape(-1)), 1 << (8 * self.data.dtype.itemsize))
         return None
 
     def to_bytes(self) -> memoryview:
@@ -255,7 +242,7 @@ class Fields(Encoding):
         for name, lo, width, nsymbols in layout:
             k, shift = lo // 16, lo % 16
             if k not in histograms:
-                histograms[k] = symbol_counts(words[:, k], 1 << 16)
+                histograms[k] = histogram(words[:, k], 1 << 16)
             counts = histograms[k].reshape(1 << (16 - shift - width), 1 << width, 1 << shift).sum(axis=(0, 2))
             streams.append(Stream(name, None, nsymbols, counts=np.pad(counts, (0, nsymbols - counts.size))))
         return Encoded(streams)

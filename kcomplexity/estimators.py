@@ -141,7 +141,6 @@ class Pipeline:
         return real_bits
 
 
-
 def estimate(x, estimator: "str | Pipeline | list" = DEFAULT_ESTIMATOR, *, verify: bool = False,
              allow_nonfinite: bool = False, threads: int = 1):
     """Estimate K(x) in bits. ``x``: numpy array, torch tensor, sequence of numbers, or a

@@ -7,7 +7,8 @@ import pytest
 
 import kcomplexity as kc
 from kcomplexity.arrays import bit_patterns
-from kcomplexity.encodings import FLOAT_LAYOUT, Fields, Stream, symbol_counts
+from kcomplexity.arrays import histogram
+from kcomplexity.encodings import FLOAT_LAYOUT, Fields, Stream
 from kcomplexity.errors import InputError, SpecError
 
 FLOATS = [np.float16, ml_dtypes.bfloat16, np.float32, np.float64]
@@ -57,12 +58,9 @@ def test_fields_of_strided_and_big_endian_input_equal_the_contiguous_ones(dtype)
     assert kc.estimate(x, "fields|zstd-3", verify=True).bits == bits[1].bits
 
 
-def test_symbol_counts_chunks_add_up(monkeypatch):
-    import kcomplexity.encodings as enc
-
+def test_histogram_chunks_add_up():
     codes = np.random.default_rng(1).integers(0, 300, 10_001).astype(np.uint16)
-    monkeypatch.setattr(enc, "COUNT_CHUNK", 1000)
-    np.testing.assert_array_equal(symbol_counts(codes, 300), np.bincount(codes, minlength=300))
+    np.testing.assert_array_equal(histogram(codes, 300, chunk=1000), np.bincount(codes, minlength=300))
     raw = Stream("raw", codes.view(np.float16))
     np.testing.assert_array_equal(raw.histogram(), np.bincount(codes, minlength=1 << 16))
     assert Stream("raw", np.zeros(3, np.float32)).histogram() is None  # 2^32 patterns: not tabulated
