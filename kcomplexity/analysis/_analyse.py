@@ -98,10 +98,7 @@ def _keys(task: Task, arrays: list[np.ndarray], previous: list[np.ndarray]) -> l
     return keys
 
 
-def _outcome(cache_path: str | None, key: str, measure) -> Outcome:
-    cached = lookup(cache_path, key)
-    if cached is not None:
-        return Outcome(cached)
+def _measured(key: str, measure) -> Outcome:
     try:
         return Outcome(measure().to_dict(), key)
     except KComplexityError as exc:
@@ -109,17 +106,24 @@ def _outcome(cache_path: str | None, key: str, measure) -> Outcome:
 
 
 def run_task(task: Task) -> list[Outcome]:
-    """Read and hash the group once; one Outcome per pipeline, then per delta estimator."""
+    """Read and hash the group once; one Outcome per pipeline, then per delta estimator. The
+    streams are built (and checked) only when some row is not in the cache yet."""
+    rows = len(task.pipelines) + len(task.deltas)
     try:
         arrays, previous = _inputs(task)
+        keys = _keys(task, arrays, previous)
+        cached = [lookup(task.cache_path, key) for key in keys]
+        if all(c is not None for c in cached):
+            return [Outcome(c) for c in cached]
         x = model_stream(task.names, arrays, task.allow_nonfinite)
         before = model_stream(task.names, previous, True) if previous else None
     except KComplexityError as exc:
-        return [Outcome(exc)] * (len(task.pipelines) + len(task.deltas))
+        return [Outcome(exc)] * rows
     measures = [lambda p=p: p.estimate(x, allow_nonfinite=True, threads=task.threads, progress=task_progress())
                 for p in task.pipelines]
     measures += [lambda kind=kind, p=p: kind.estimate(p, x, before) for kind, p in task.deltas]
-    return [_outcome(task.cache_path, key, measure) for key, measure in zip(_keys(task, arrays, previous), measures)]
+    return [Outcome(c) if c is not None else _measured(key, measure)
+            for c, key, measure in zip(cached, keys, measures)]
 
 
 # ---------------------------------------------------------------- planning
