@@ -14,7 +14,7 @@ the public face, which only ``cli`` imports):
 >>> round(kcomplexity.estimate(np.zeros(4096, np.float32), "raw|zstd-3").bits_per_value, 3)
 0.037
 """
-from ._version import __version__
+from ._version import NUMBERS_VERSION, __version__
 from .errors import KComplexityError
 from .encodings import Encoded, Encoding, Stream
 from .coders import Coded, Coder
@@ -31,7 +31,7 @@ from . import variants
 
 __all__ = ["Coded", "Coder", "DEFAULT_ESTIMATOR", "Encoded", "Encoding", "Estimate", "KComplexityError", "Pipeline",
            "Stream", "available",
-           "estimate", "parse", "register", "__version__", "load", "analyse", "analyze", "compare", "sparsity",
+           "estimate", "parse", "register", "__version__", "NUMBERS_VERSION", "load", "analyse", "analyze", "compare", "sparsity",
            "variants", "bdm", "block_entropy", "bdm_conditional", "perturbation", "perturbation_map", "demo", "train"]
 
 

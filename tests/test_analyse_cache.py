@@ -122,7 +122,7 @@ def test_key_is_content_spec_and_version(tmp_path, monkeypatch):
     with Cache(tmp_path / ".kcomplexity-cache" / "cache.sqlite") as store:
         assert len(store) == 2  # a and b share their content: one row per spec
         keys = [k for (k,) in store.db.execute("SELECT key FROM results")]
-    assert all(k.endswith(f"|finite|{kcomplexity.__version__}") for k in keys)
+    assert all(k.endswith(f"|finite|n{kcomplexity.NUMBERS_VERSION}") for k in keys)
     assert {k.split("|", 1)[1].rsplit("|", 2)[0] for k in keys} == {"raw|zstd-3", "raw|zstd-9"}
 
 

@@ -1,8 +1,9 @@
 """Estimator outputs pinned on fixed inputs: no number changes by accident.
 
 ``tests/pinned_estimates.json`` holds the bits of every pinned (input, spec) pair.
-A deliberate change regenerates it with ``python tests/test_pinned.py --write`` and
-says which numbers moved, and why, in the change's note.
+A deliberate change bumps ``kcomplexity.NUMBERS_VERSION`` (cache rows are keyed by it),
+regenerates the file with ``python tests/test_pinned.py --write`` (which refuses to move a
+number under the same version) and says which numbers moved, and why, in the change's note.
 """
 from __future__ import annotations
 
@@ -50,11 +51,28 @@ def measure() -> dict[str, float | None]:
     return out
 
 
+VERSION_KEY = "_numbers_version"
+
+
 def _pinned() -> dict:
     return json.loads(PINNED.read_text()) if PINNED.exists() else {}
 
 
-@pytest.mark.parametrize("key", sorted(_pinned()))
+def test_pinned_numbers_carry_the_numbers_version():
+    assert _pinned()[VERSION_KEY] == kc.NUMBERS_VERSION, "re-pin with: python tests/test_pinned.py --write"
+
+
+def write() -> None:
+    """Re-pin; a moved number needs a new NUMBERS_VERSION, so that stale cache rows are never served."""
+    old, new = _pinned(), measure()
+    moved = sorted(k for k in old if k != VERSION_KEY and k in new and new[k] != old[k])
+    if moved and old.get(VERSION_KEY) == kc.NUMBERS_VERSION:
+        sys.exit(f"{len(moved)} pinned numbers moved ({moved[:3]} ...): bump NUMBERS_VERSION in "
+                 "kcomplexity/_version.py, then write again")
+    PINNED.write_text(json.dumps({**new, VERSION_KEY: kc.NUMBERS_VERSION}, indent=1, sort_keys=True) + "\n")
+
+
+@pytest.mark.parametrize("key", sorted(k for k in _pinned() if k != VERSION_KEY))
 def test_pinned_estimate(key):
     expected = _pinned()[key]
     got = _measured().get(key, "missing")
@@ -74,4 +92,4 @@ def _measured() -> dict:
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
-    PINNED.write_text(json.dumps(measure(), indent=1, sort_keys=True) + "\n")
+    write()

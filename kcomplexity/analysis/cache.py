@@ -1,14 +1,14 @@
 """The result cache: an embedded SQLite store of finished estimates.
 
 Key = (content hash of the measured tensors, estimator spec, every option that
-changes the result such as ``allow_nonfinite``, toolkit version). ``results`` maps
+changes the result such as ``allow_nonfinite``, ``NUMBERS_VERSION``). ``results`` maps
 that key to the Estimate as JSON. The content hash is xxh3-128 over the tensor
 bytes themselves, never a file's path, size or mtime: a file whose content
 changed is measured again even when it keeps its size and mtime.
 
 Safety: WAL journal, one transaction per finished row, so a process killed at any moment (SIGKILL) leaves every
 committed row whole and no half row; concurrent writers wait on a 60 s busy
-timeout and ``INSERT OR IGNORE`` makes a row written twice harmless.
+timeout and ``INSERT OR REPLACE`` makes a row written twice harmless (same key, same numbers).
 Default location: ``.kcomplexity-cache/cache.sqlite`` under the current directory.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from .._version import __version__
+from .._version import NUMBERS_VERSION
 from ..arrays import dtype_name
 from ..errors import CacheRecoveredWarning, InputError, SourceError
 
@@ -33,8 +33,8 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 SCHEMA = ("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, estimate TEXT NOT NULL)",)
 
 
-def toolkit_version() -> str:
-    return __version__
+def numbers_version() -> str:
+    return f"n{NUMBERS_VERSION}"
 
 
 def content_hash(arrays: list[np.ndarray], concatenated: bool = False) -> str:
@@ -47,9 +47,9 @@ def content_hash(arrays: list[np.ndarray], concatenated: bool = False) -> str:
 
 
 def result_key(content: str, spec: str, allow_nonfinite: bool = False) -> str:
-    """The cache key: content, spec, the options that change the result, toolkit version."""
+    """The cache key: content, spec, the options that change the result, the numbers version."""
     options = "nonfinite" if allow_nonfinite else "finite"
-    return f"{content}|{spec}|{options}|{toolkit_version()}"
+    return f"{content}|{spec}|{options}|{numbers_version()}"
 
 
 def resolve_cache_path(cache) -> Path | None:
