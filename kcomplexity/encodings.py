@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -121,12 +121,9 @@ class Encoded:
         The streams, each coded on its own; the estimate sums their bits.
     side_bits : int
         Bits a decoder needs besides the streams (32 per float32 scale or offset).
-    meta : dict
-        Free-form facts about the encoding (not counted).
     """
     streams: list[Stream]
     side_bits: int = 0
-    meta: dict = field(default_factory=dict)
 
 
 class Encoding(Specced):
