@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test demo bench docs clean
 
 setup: $(STAMP)
 
@@ -18,6 +18,9 @@ test: setup
 
 demo: setup
 	$(VENV)/bin/kcomplexity demo --out report
+
+docs: setup
+	$(VENV)/bin/mkdocs build --strict
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
