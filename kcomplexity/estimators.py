@@ -95,14 +95,15 @@ class Pipeline:
             work = {"threads": threads, "progress": progress} if isinstance(self.coder, Compressor) else {}
             coded = self.coder.code_all(encoded.streams, **work)
         except TooSmall as exc:
-            return self._record(model, float("nan"), {}, time.perf_counter() - start, skipped=str(exc))
+            return self.record(model, float("nan"), {}, time.perf_counter() - start, skipped=str(exc))
         details = self._details(encoded, coded)
         if verify:
             details["verified_bits"] = self._verify(model, encoded, coded)
         bits = encoded.side_bits + sum(c.bits for c in coded.values())
-        return self._record(model, bits, details, time.perf_counter() - start)
+        return self.record(model, bits, details, time.perf_counter() - start)
 
-    def _record(self, model: ModelStream, bits, details, seconds, skipped=None) -> Estimate:
+    def record(self, model: ModelStream, bits, details, seconds, skipped=None) -> Estimate:
+        """The Estimate of ``model`` under this pipeline given its ``bits`` (NaN and ``skipped``: why not)."""
         n, raw_bits = model.n_values, model.raw_bits
         ratio = raw_bits / bits if bits else float("inf")  # a conditional estimate may be 0 bits
         return Estimate(self.spec, n, model.dtype, raw_bits, bits, bits / n, ratio, self.lossless,

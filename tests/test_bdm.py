@@ -111,7 +111,7 @@ def test_missing_blocks_warn_once_and_cost_max_plus_one(rng):
         warnings.simplefilter("always")
         value = kc.bdm(digits.reshape(-1), nsymbols=9)
     assert [w.category for w in caught] == [MissingCTMWarning]
-    assert "20 distinct block(s)" in str(caught[0].message)
+    assert "20 block(s) have no CTM value" in str(caught[0].message)
     assert value == pytest.approx(20 * (table.max_ctm + 1))
     # pybdm returns > 1 here (imputed blocks beat the table's max); ours is clipped
     with warnings.catch_warnings():
@@ -142,7 +142,7 @@ def test_recursive_2d_normalisation_is_defined(rng):
     right-edge parts, four 2x2 blocks; the 1-row bottom strip is dropped."""
     x = rng.integers(0, 2, (9, 10))
     table = ctm.load_table(2, 2)
-    counts = kc.coders.bdm.block_counts(x, ndim=2, partition="recursive")
+    counts = kc.coders.bdm.count(x, ndim=2, partition="recursive")
     assert {s: int(n.sum()) for s, (_, n) in counts.items()} == {4: 4, 2: 4}
     low = table[4].min_ctm + 2 + table[2].min_ctm + 2
     high = table[4].max_bdm(4) + table[2].max_bdm(4)

@@ -67,7 +67,7 @@ def test_a_tile_larger_than_the_tensor_is_the_whole(rng):
 def test_regime_details_count_blocks(rng):
     signs = rng.standard_normal(12 * 5000 + 7)
     d = kc.estimate(signs, "sign|bdm").details
-    counts = kc.coders.bdm.block_counts((signs > 0).astype(np.uint8))
+    counts = kc.coders.bdm.count((signs > 0).astype(np.uint8))
     assert d["blocks"] == {"sign": 5000} and d["possible_blocks"] == {"sign": 4096}
     assert d["distinct_blocks"] == {"sign": len(counts[12][0])}
     assert d["saturation"] == {"sign": 5000 / 4096}

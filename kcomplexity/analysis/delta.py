@@ -77,16 +77,16 @@ class ConditionalBDMDelta(Delta):
         start, coder = time.perf_counter(), pipeline.coder
         now, before = current.encode(pipeline.encoding), previous.encode(pipeline.encoding)
         try:
-            streams = {s.name: bdm_conditional(coder._symbols(s), coder._symbols(p), coder.ndim, s.nsymbols,
+            streams = {s.name: bdm_conditional(coder.symbols(s), coder.symbols(p), coder.ndim, s.nsymbols,
                                                partition=coder.partition, tile=coder.tile)
                        for s, p in zip(now.streams, before.streams, strict=True)}
         except TooSmall as exc:
-            return pipeline._record(current, float("nan"), {}, time.perf_counter() - start, skipped=str(exc))
+            return pipeline.record(current, float("nan"), {}, time.perf_counter() - start, skipped=str(exc))
         details = {"side_bits": now.side_bits, "bdm_conditional": sum(streams.values())}
         if len(streams) > 1:
             details["streams"] = streams
         bits = now.side_bits + details["bdm_conditional"]
-        return pipeline._record(current, bits, details, time.perf_counter() - start)
+        return pipeline.record(current, bits, details, time.perf_counter() - start)
 
 
 DELTAS: list[Delta] = [XorDelta(), ConditionalBDMDelta()]

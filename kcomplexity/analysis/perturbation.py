@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..arrays import as_array
-from ..coders.bdm import BDM, tiles
+from ..coders.bdm import BDM
 from ..coders.bdm_extras import perturbation
-from ..errors import SpecError, TooSmall
+from ..errors import SpecError
 from ..estimators import parse
 
 
@@ -46,19 +46,5 @@ def perturbation_map(tensor, spec: str = "bitplanes8|bdm2d", plane: int | None =
         raise SpecError(f"{pipeline.spec!r} does not score one bit per weight; use 'bitplanesB|bdm2d' "
                         "(not -tiled) or 'sign|bdm'")
     coder = pipeline.coder
-    values = _per_tile(coder._symbols(stream), coder, stream.nsymbols, metric)
+    values = perturbation(coder.symbols(stream), coder.ndim, stream.nsymbols, metric, coder.partition, tile=coder.tile)
     return values if values.ndim == 2 else values.reshape(arr.shape)
-
-
-
-def _per_tile(x: np.ndarray, coder: BDM, nsymbols: int, metric: str) -> np.ndarray:
-    """Perturbation values of ``x``; a tiled coder's flip changes only its own tile's BDM."""
-    if coder.tile is None:
-        return perturbation(x, coder.ndim, nsymbols, metric, coder.partition)
-    out = np.zeros(x.shape)
-    for part in tiles(x.shape, coder.tile):
-        try:
-            out[part] = perturbation(x[part], coder.ndim, nsymbols, metric, coder.partition)
-        except TooSmall:
-            continue  # cells in no block change nothing
-    return out

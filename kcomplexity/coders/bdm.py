@@ -6,9 +6,12 @@ s <= 4), canon(b) relabels b's symbols 0, 1, 2, ... by first appearance (row-maj
 and CTM comes from pybdm's tables (see ``ctm.py``). A block missing from the table
 costs (max CTM of its shape + 1), with one ``MissingCTMWarning`` per call.
 
-Each block is packed into one integer (base k, first cell most significant), blocks
-are counted with ``bincount``/``unique``, and only the distinct blocks are relabelled
-and looked up. Values agree with pybdm to ~1e-12 relative. Where pybdm is faulty
+Public stages, in pybdm's order (perturbation, conditional BDM, tiles and delta rows
+build on them): ``decompose`` cuts x into views of same-shaped blocks and ``pack`` makes
+each block one integer (base k, first cell most significant); ``count`` gives the
+distinct codes and their counts (``bincount``/``unique``); ``lookup`` gives their CTM;
+``aggregate`` sums CTM + log2 count; ``warn_missing`` is the one missing-block warning
+and ``over_tiles`` the one tile loop. Only distinct blocks are relabelled and looked up. Values agree with pybdm to ~1e-12 relative. Where pybdm is faulty
 this module defines (and tests) instead:
 
 * an input with no complete block raises ``TooSmall`` (pybdm: "Computed BDM is 0");
@@ -28,7 +31,7 @@ import sys
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, reduce
 from itertools import product
 
 import numpy as np
@@ -75,8 +78,9 @@ def _grid(x: np.ndarray, axes: list[tuple[int, int, int]], side: int) -> np.ndar
     return as_strided(base, counts + (side,) * x.ndim, steps + x.strides, writeable=False)
 
 
-def _block_groups(x: np.ndarray, side: int, partition: str, shift: int):
-    """Yield (side, view) groups of same-shaped blocks, view shaped (*counts, side, ...)."""
+def decompose(x: np.ndarray, side: int, partition: str, shift: int = 1):
+    """Stage 1, decompose: yield (side, view) groups of same-shaped blocks of ``x`` (any array of
+    that shape: the symbols, or their flat indices), view shaped (*counts, side, ...)."""
     if partition == "correlated":
         counts = [(n - side) // shift + 1 if n >= side else 0 for n in x.shape]
         if min(counts) > 0:
@@ -102,8 +106,8 @@ def _code_dtype(n_codes: int):
     return np.uint16 if n_codes <= 1 << 16 else np.uint32 if n_codes <= 1 << 32 else np.int64
 
 
-def _pack(blocks: np.ndarray, base: int, ndim: int) -> np.ndarray:
-    """Integer code of each block of ``blocks`` (shape (*counts, side, ...)), first cell most significant."""
+def pack(blocks: np.ndarray, base: int, ndim: int) -> np.ndarray:
+    """Stage 1, decompose: integer code of each block of ``blocks`` (shape (*counts, side, ...)), first cell most significant."""
     side = blocks.shape[-1]
     dtype = _code_dtype(base ** (side ** ndim))
     codes = np.zeros(blocks.shape[:-ndim], dtype)
@@ -120,7 +124,7 @@ def _count(view: np.ndarray, base: int, ndim: int) -> tuple[np.ndarray, np.ndarr
     found: list[tuple[np.ndarray, np.ndarray]] = []
     step = max(1, CHUNK_BLOCKS // math.prod(view.shape[1:ndim]))
     for start in range(0, view.shape[0], step):
-        codes = _pack(view[start:start + step], base, ndim)
+        codes = pack(view[start:start + step], base, ndim)
         if dense is not None:
             dense += np.bincount(codes, minlength=n_codes)
         else:
@@ -180,26 +184,9 @@ def canonical(codes: np.ndarray, base: int, size: int) -> np.ndarray:
     return out.astype(np.int64)
 
 
-def block_counts(x, ndim: int = 1, nsymbols: int = 2, block: int | None = None,
-                 partition: str = "ignore", shift: int = 1) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """{block side: (distinct raw block codes, their counts)} of ``x`` under ``partition``."""
-    arr, side = _check(x, ndim, nsymbols, block, partition, shift)
-    parts: dict[int, list] = defaultdict(list)
-    for s, view in _block_groups(arr, side, partition, shift):
-        parts[s].append(_count(view, nsymbols, ndim))
-    result = {s: _merge(p) for s, p in parts.items()}
-    if not result:
-        raise _too_small(arr.shape, side, partition)
-    return result
-
-
-def _too_small(shape: tuple, side: int, partition: str) -> TooSmall:
-    return TooSmall(f"input of shape {shape} holds no complete {'x'.join([str(side)] * len(shape))} block "
-                    f"under the {partition!r} partition: use a larger input, a smaller block, "
-                    "or partition='recursive'")
-
-
-def _check(x, ndim, nsymbols, block, partition, shift) -> tuple[np.ndarray, int]:
+def check_symbols(x, ndim: int = 1, nsymbols: int = 2, block: int | None = None, partition: str = "ignore",
+                  shift: int = 1) -> tuple[np.ndarray, int]:
+    """The arguments of ``bdm`` checked: (``x`` as a C-contiguous uint8 array, the block side)."""
     if (ndim, nsymbols) not in TABLES:
         raise SpecError(no_table_message(ndim, nsymbols))
     if partition not in PARTITIONS:
@@ -223,7 +210,28 @@ def _check(x, ndim, nsymbols, block, partition, shift) -> tuple[np.ndarray, int]
     return np.ascontiguousarray(arr, np.uint8), int(side)
 
 
-# ---------------------------------------------------------------- BDM and entropy
+def too_small(shape: tuple, side: int, partition: str) -> TooSmall:
+    """The error for an input (or tile) of ``shape`` holding no complete block."""
+    return TooSmall(f"input of shape {shape} holds no complete {'x'.join([str(side)] * len(shape))} block "
+                    f"under the {partition!r} partition: use a larger input, a smaller block, "
+                    "or partition='recursive'")
+
+
+def count(x, ndim: int = 1, nsymbols: int = 2, block: int | None = None,
+          partition: str = "ignore", shift: int = 1) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Stages 1-2, decompose and count: {block side: (distinct raw block codes, their counts)} of
+    ``x`` under ``partition`` (arguments as for ``bdm``). TooSmall when no block is complete."""
+    arr, side = check_symbols(x, ndim, nsymbols, block, partition, shift)
+    parts: dict[int, list] = defaultdict(list)
+    for s, view in decompose(arr, side, partition, shift):
+        parts[s].append(_count(view, nsymbols, ndim))
+    result = {s: _merge(p) for s, p in parts.items()}
+    if not result:
+        raise too_small(arr.shape, side, partition)
+    return result
+
+
+# ---------------------------------------------------------------- lookup and aggregate
 @lru_cache(maxsize=None)
 def _raw_ctm(ndim: int, nsymbols: int, side: int) -> tuple[np.ndarray, np.ndarray]:
     """CTM (imputed where missing) and the missing mask of every raw block code of a small shape."""
@@ -231,28 +239,31 @@ def _raw_ctm(ndim: int, nsymbols: int, side: int) -> tuple[np.ndarray, np.ndarra
     return load_table(ndim, nsymbols)[side].lookup(canonical(every, nsymbols, side ** ndim))
 
 
-def ctm_of_blocks(codes: np.ndarray, ndim: int, nsymbols: int, side: int) -> tuple[np.ndarray, np.ndarray]:
-    """CTM of raw block codes (max CTM of the shape + 1 where the table has none) and the missing mask."""
+def lookup(codes: np.ndarray, ndim: int, nsymbols: int, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 3: CTM of raw block codes (max CTM of the shape + 1 where the table has none) and the
+    missing mask. Small shapes index a table by raw code; larger ones relabel (``canonical``) first."""
     if nsymbols ** side ** ndim <= RAW_TABLE_LIMIT:
         values, missing = _raw_ctm(ndim, nsymbols, side)
         return values[codes], missing[codes] if missing.any() else np.zeros(codes.shape, bool)  # full tables: no gather
     return load_table(ndim, nsymbols)[side].lookup(canonical(codes, nsymbols, side ** ndim))
 
 
-def _bdm_of_counts(counts: dict, ndim: int, nsymbols: int) -> tuple[float, int]:
-    """BDM of {side: (distinct codes, counts)} and how many distinct blocks had no CTM value."""
+def aggregate(counts: dict, ndim: int, nsymbols: int) -> tuple[float, int]:
+    """Stage 4: BDM of {side: (distinct codes, counts)} = sum of CTM(b) + log2 n(b), in bits, and how
+    many distinct blocks had no CTM value (report them with ``warn_missing``)."""
     total, missing = 0.0, 0
     for side, (codes, n) in counts.items():
-        ctm, absent = ctm_of_blocks(codes, ndim, nsymbols, side)
+        ctm, absent = lookup(codes, ndim, nsymbols, side)
         total += float(ctm.sum() + np.log2(n).sum())
         missing += int(absent.sum())
     return total, missing
 
 
-def _warn_missing(missing: int, stacklevel: int) -> None:
+def warn_missing(missing: int, stacklevel: int = 2) -> None:
+    """The one ``MissingCTMWarning`` of a call whose lookups imputed ``missing`` blocks."""
     if missing:
-        warnings.warn(f"{missing} distinct block(s) have no CTM value; imputed as max CTM of "
-                      "their shape + 1 bit", MissingCTMWarning, stacklevel=stacklevel + 1)
+        warnings.warn(f"{missing} block(s) have no CTM value; imputed as max CTM of their shape + 1 bit",
+                      MissingCTMWarning, stacklevel=stacklevel + 1)
 
 
 def _normalise(value: float, low: float, high: float) -> float:
@@ -273,9 +284,9 @@ def bdm(x, ndim: int = 1, nsymbols: int = 2, block: int | None = None, partition
     >>> round(bdm(np.ones(24, np.uint8)), 6)  # two copies of '1'*12: 25.610414 + log2(2)
     26.610414
     """
-    counts = block_counts(x, ndim, nsymbols, block, partition, shift)
-    value, missing = _bdm_of_counts(counts, ndim, nsymbols)
-    _warn_missing(missing, stacklevel=2)
+    counts = count(x, ndim, nsymbols, block, partition, shift)
+    value, missing = aggregate(counts, ndim, nsymbols)
+    warn_missing(missing, stacklevel=2)
     if not normalized:
         return value
     table = load_table(ndim, nsymbols)
@@ -308,7 +319,7 @@ def block_entropy(x, ndim: int = 1, nsymbols: int = 2, block: int | None = None,
     Arguments as for ``bdm``. Normalised: (H - min) / (max - min), min = entropy of the
     per-shape block counts, max = each shape's blocks spread evenly over its k^size raw blocks.
     """
-    counts = block_counts(x, ndim, nsymbols, block, partition, shift)
+    counts = count(x, ndim, nsymbols, block, partition, shift)
     value = _entropy(np.concatenate([n for _, n in counts.values()]))
     if not normalized:
         return value
@@ -360,7 +371,7 @@ def _byte_plane_blocks(codes: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 def plane_block_codes(codes: np.ndarray, bits: int) -> np.ndarray:
     """Raw 4x4 block codes of bit-planes 0..bits-1 of a 2-D matrix of codes, in one pass over the
-    codes (no plane is built): (bits, rows // 4, cols // 4) uint16, packed as ``_pack`` does
+    codes (no plane is built): (bits, rows // 4, cols // 4) uint16, packed as ``pack`` does
     (first cell most significant). Cells outside the 4x4 grid are dropped ("ignore" partition).
 
     Eight codes of a row form a uint64 whose 8x8 bit matrix is transposed (byte i = plane i
@@ -378,10 +389,10 @@ def plane_block_codes(codes: np.ndarray, bits: int) -> np.ndarray:
 
 
 def plane_block_codes_by_plane(codes: np.ndarray, bits: int) -> np.ndarray:
-    """``plane_block_codes`` the plain way: each plane built, then cut into blocks by ``_pack``."""
+    """``plane_block_codes`` the plain way: each plane built, then cut into blocks by ``pack``."""
     shape = (codes.shape[0] // 4, codes.shape[1] // 4)
     axes = [(n, 4, 0) for n in shape]
-    return np.stack([_pack(_grid(((codes >> i) & 1).astype(np.uint8), axes, 4), 2, 2).reshape(shape)
+    return np.stack([pack(_grid(((codes >> i) & 1).astype(np.uint8), axes, 4), 2, 2).reshape(shape)
                      for i in range(bits)])
 
 
@@ -412,8 +423,8 @@ class Score:
 
 
 def score_counts(counts: dict, ndim: int, nsymbols: int) -> Score:
-    """The Score of one BDM sum given its ``block_counts``."""
-    bits, missing = _bdm_of_counts(counts, ndim, nsymbols)
+    """The Score of one BDM sum given its ``count``."""
+    bits, missing = aggregate(counts, ndim, nsymbols)
     blocks = sum(int(n.sum()) for _, n in counts.values())
     possible = nsymbols ** TABLES[(ndim, nsymbols)][1] ** ndim
     return Score(bits, blocks, sum(len(c) for c, _ in counts.values()), possible, blocks, missing)
@@ -443,7 +454,7 @@ def score_tiles(grid: np.ndarray, per_tile: tuple[int, int], ndim: int, nsymbols
         first[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
         starts = np.flatnonzero(first)
         counts = np.diff(np.append(starts, ordered.size))
-        ctm, missing = ctm_of_blocks(ordered.reshape(-1)[starts].astype(np.int64), ndim, nsymbols, side)
+        ctm, missing = lookup(ordered.reshape(-1)[starts].astype(np.int64), ndim, nsymbols, side)
         total = total.add(Score(float(ctm.sum() + np.log2(counts).sum()), rows.size, starts.size,
                                 total.possible, rows.shape[1], int(missing.sum())))
     return total
@@ -455,19 +466,26 @@ def tiles(shape: tuple[int, ...], tile: int):
         yield tuple(slice(o, o + tile) for o in origin)
 
 
-def score_tile_loop(x: np.ndarray, tile: int, ndim: int, nsymbols: int, partition: str) -> Score:
-    """Sum of BDM over the tile x tile tiles of ``x`` (edge tiles smaller), each under ``partition``."""
-    total = None
-    for part in tiles(x.shape, tile):
+def over_tiles(measure, shape: tuple[int, ...], tile: int) -> list[tuple[tuple[slice, ...], object]]:
+    """The one tile loop: (part, ``measure(part)``) for every part of ``tiles(shape, tile)`` that
+    holds a complete block (``measure`` raises TooSmall on the others). TooSmall when none does."""
+    out = []
+    for part in tiles(shape, tile):
         try:
-            counts = block_counts(x[part], ndim, nsymbols, partition=partition)
+            out.append((part, measure(part)))
         except TooSmall:
             continue
-        score = score_counts(counts, ndim, nsymbols)
-        total = score if total is None else total.add(score)
-    if total is None:
-        raise _too_small(x.shape, TABLES[(ndim, nsymbols)][1], partition)
-    return total
+    if not out:
+        raise TooSmall(f"no {tile}-wide tile of an input of shape {tuple(shape)} holds a complete block: "
+                       "use a larger input or tile")
+    return out
+
+
+def score_tile_loop(x: np.ndarray, tile: int, ndim: int, nsymbols: int, partition: str) -> Score:
+    """Sum of BDM over the tile x tile tiles of ``x`` (edge tiles smaller), each under ``partition``."""
+    scores = over_tiles(lambda part: score_counts(count(x[part], ndim, nsymbols, partition=partition),
+                                                  ndim, nsymbols), x.shape, tile)
+    return reduce(Score.add, (score for _, score in scores))
 
 
 # ---------------------------------------------------------------- coders
@@ -518,7 +536,8 @@ class BDM(Coder):
             raise SpecError(f"write {cls.family!r} as {cls.pattern}")
         return cls(**kw)
 
-    def _symbols(self, stream: Stream) -> np.ndarray:
+    def symbols(self, stream: Stream) -> np.ndarray:
+        """The stream's symbols as this coder scores them (SpecError when it cannot)."""
         if (1, stream.nsymbols) not in TABLES:
             raise SpecError(f"'bdm' cannot score stream {stream.name!r} (qB gives 2^B symbols): "
                             + no_table_message(1, stream.nsymbols))
@@ -530,9 +549,9 @@ class BDM(Coder):
             return {}
         out = {}
         for s in streams:
-            data = self._symbols(s)
+            data = self.symbols(s)
             side = TABLES[(1, s.nsymbols)][1]
-            out[s.name] = _pack(data[:data.size // side * side].reshape(-1, side), s.nsymbols, 1).reshape(1, -1)
+            out[s.name] = pack(data[:data.size // side * side].reshape(-1, side), s.nsymbols, 1).reshape(1, -1)
         return out
 
     def _score(self, stream: Stream, grid: np.ndarray | None) -> Score:
@@ -540,23 +559,23 @@ class BDM(Coder):
         if grid is not None:
             side = TABLES[(self.ndim, stream.nsymbols)][1]
             if grid.size == 0:
-                raise _too_small(np.shape(stream.codes if isinstance(stream, BitPlane) else stream.data), side,
+                raise too_small(np.shape(stream.codes if isinstance(stream, BitPlane) else stream.data), side,
                                  self.partition)
             if self.tile is None:
                 counts = {side: _counts_of_grid(grid, stream.nsymbols ** side ** self.ndim)}
                 return score_counts(counts, self.ndim, stream.nsymbols)
             per = self.tile // side
             return score_tiles(grid, (1, per) if self.ndim == 1 else (per, per), self.ndim, stream.nsymbols)
-        data = self._symbols(stream)
+        data = self.symbols(stream)
         if self.tile is not None:
             return score_tile_loop(data, self.tile, self.ndim, stream.nsymbols, self.partition)
-        return score_counts(block_counts(data, self.ndim, stream.nsymbols, partition=self.partition),
+        return score_counts(count(data, self.ndim, stream.nsymbols, partition=self.partition),
                             self.ndim, stream.nsymbols)
 
     def code_all(self, streams: list[Stream]) -> dict[str, Coded]:
         grids = self._block_grids(streams)
         scores = {s.name: self._score(s, grids.pop(s.name, None)) for s in streams}
-        _warn_missing(sum(sc.missing for sc in scores.values()), stacklevel=4)
+        warn_missing(sum(sc.missing for sc in scores.values()), stacklevel=4)
         self._warn_saturated(scores)
         return {name: Coded(sc.bits, {"bdm": sc.bits, "blocks": {name: sc.blocks},
                                       "distinct_blocks": {name: sc.distinct}, "possible_blocks": {name: sc.possible},
@@ -589,7 +608,7 @@ class BDM2D(BDM):
     family, ndim, tile_word, suggestion = "bdm2d", 2, "tile", "bitplanes8|bdm2d-tile64"
     pattern = "bdm2d[-recursive|-correlated][-tileT] (T a multiple of 4)"
 
-    def _symbols(self, stream: Stream) -> np.ndarray:
+    def symbols(self, stream: Stream) -> np.ndarray:
         ndim = stream.codes.ndim if isinstance(stream, BitPlane) else stream.data.ndim
         if stream.nsymbols != 2 or ndim != 2:
             raise SpecError(f"'bdm2d' scores 2-D binary matrices, got {ndim}-D stream {stream.name!r} "
@@ -605,7 +624,7 @@ class BDM2D(BDM):
             if isinstance(s, BitPlane) and s.codes.ndim == 2:
                 planes[id(s.codes)].append(s)
             else:
-                out[s.name] = plane_block_codes(self._symbols(s), 1)[0]
+                out[s.name] = plane_block_codes(self.symbols(s), 1)[0]
         for group in planes.values():
             grid = plane_block_codes(group[0].codes, max(s.bit for s in group) + 1)
             out.update({s.name: grid[s.bit] for s in group})

@@ -1,20 +1,20 @@
 """pybdm's algorithms beyond BDM itself, vectorised: the perturbation experiment and
 the coarse conditional BDM.
 
-Both read the raw block counts of ``bdm.py`` (``block_counts``) and the CTM tables.
+Both are built from the public stages of ``bdm.py``: ``decompose``/``pack`` (where each
+block lies), ``count``, ``lookup`` (CTM) and the one tile loop ``over_tiles``.
 With a partition into disjoint blocks ("ignore", "recursive") a cell lies in at most
 one block, so changing it replaces exactly one raw block b by b'; every cell's change
 follows from the counts n(b), n(b') and the CTM values, in one numpy pass.
 """
 from __future__ import annotations
 
-import warnings
+from functools import partial
 
 import numpy as np
 
 from ..errors import InputError, SpecError, TooSmall
-from .bdm import MissingCTMWarning, _block_groups, _check, _pack, block_counts, canonical, tiles
-from .ctm import load_table
+from .bdm import check_symbols, count, decompose, lookup, over_tiles, pack, warn_missing
 
 METRICS = ("bdm", "ent")
 _DISJOINT = ("ignore", "recursive")
@@ -33,18 +33,6 @@ def _count_of(codes: np.ndarray, known: tuple[np.ndarray, np.ndarray] | None, n_
         return dense[codes]
     pos = np.minimum(np.searchsorted(distinct, codes), len(distinct) - 1)
     return np.where(distinct[pos] == codes, n[pos], 0)
-
-
-def _ctm(codes: np.ndarray, ndim: int, nsymbols: int, side: int) -> tuple[np.ndarray, int]:
-    """CTM of raw block codes (via their canonical form) and how many were missing from the table."""
-    values, missing = load_table(ndim, nsymbols)[side].lookup(canonical(codes, nsymbols, side ** ndim))
-    return values, int(missing.sum())
-
-
-def _warn_missing(missing: int) -> None:
-    if missing:
-        warnings.warn(f"{missing} block(s) have no CTM value; imputed as max CTM of their shape + 1 bit",
-                      MissingCTMWarning, stacklevel=3)
 
 
 # ---------------------------------------------------------------- perturbation
@@ -79,10 +67,10 @@ def _slots(arr: np.ndarray, side: int, partition: str, ndim: int, nsymbols: int)
     slot_of = np.full(arr.size, -1, np.int64)
     index = np.arange(arr.size).reshape(arr.shape)
     groups, first = [], 0
-    for (s, view), (_, where) in zip(_block_groups(arr, side, partition, 1), _block_groups(index, side, partition, 1)):
+    for (s, view), (_, where) in zip(decompose(arr, side, partition, 1), decompose(index, side, partition, 1)):
         where = where.reshape(-1)
         slot_of[where] = np.arange(first, first + where.size)
-        groups.append((s, first, _pack(view, nsymbols, ndim).astype(np.int64)))
+        groups.append((s, first, pack(view, nsymbols, ndim).astype(np.int64)))
         first += where.size
     return slot_of, groups
 
@@ -92,10 +80,10 @@ def _changes(metric: str, before: np.ndarray, after: np.ndarray, known, total: i
     counts n(b) >= 1 and n(b') >= 0 from ``known`` (before the change); and the CTM values missing.
     ``shape``: (ndim, nsymbols, side) of the blocks."""
     ndim, nsymbols, side = shape
-    (ctm_old, m_old), (ctm_new, m_new) = (_ctm(c, ndim, nsymbols, side) for c in (before, after))
+    (ctm_old, m_old), (ctm_new, m_new) = (lookup(c, ndim, nsymbols, side) for c in (before, after))
     n_codes = nsymbols ** side ** ndim
     n_old, n_new = _count_of(before, known, n_codes), _count_of(after, known, n_codes)
-    return _block_change(metric, n_old, n_new, ctm_old, ctm_new, total), m_old + m_new
+    return _block_change(metric, n_old, n_new, ctm_old, ctm_new, total), int(m_old.sum() + m_new.sum())
 
 
 def _block_change(metric: str, n_old: np.ndarray, n_new: np.ndarray, ctm_old, ctm_new, total: int) -> np.ndarray:
@@ -113,7 +101,7 @@ def _block_change(metric: str, n_old: np.ndarray, n_new: np.ndarray, ctm_old, ct
 
 
 def perturbation(x, ndim: int = 1, nsymbols: int = 2, metric: str = "bdm", partition: str = "ignore",
-                 idx=None, values=None, block: int | None = None, seed=None) -> np.ndarray:
+                 idx=None, values=None, block: int | None = None, seed=None, tile: int | None = None) -> np.ndarray:
     """Change of BDM (or block entropy) when each cell of ``x`` is perturbed, pybdm's
     ``PerturbationExperiment(BDM(ndim, nsymbols), x, metric).run(idx, values)``.
 
@@ -125,6 +113,8 @@ def perturbation(x, ndim: int = 1, nsymbols: int = 2, metric: str = "bdm", parti
     indices per cell) one value per row. Partitions: "ignore", "recursive"; ``block``
     as in ``bdm``. Unlike pybdm's ``run``, the values stay floats when the first
     requested perturbation is a no-op (pybdm then truncates all of them to integers).
+    ``tile``: the metric is a sum over tile x tile parts (the ``-tileT`` / ``-chunkN``
+    coders), so a cell's change is that of its own part (``idx`` and ``values`` unsupported).
 
     >>> import numpy as np
     >>> round(float(perturbation(np.ones(30, np.uint8), idx=[10])[0]), 6)  # pybdm's own example
@@ -135,9 +125,29 @@ def perturbation(x, ndim: int = 1, nsymbols: int = 2, metric: str = "bdm", parti
     if partition not in _DISJOINT:
         raise SpecError(f"perturbation needs a partition into disjoint blocks ('ignore' or 'recursive'), "
                         f"got {partition!r}: the correlated partition's overlapping blocks are not supported")
-    arr, side = _check(x, ndim, nsymbols, block, partition, 1)
+    arr, _ = check_symbols(x, ndim, nsymbols, block, partition, 1)
+    measure = partial(_perturbation, ndim=ndim, nsymbols=nsymbols, metric=metric, partition=partition,
+                      block=block, seed=seed)
+    if tile is None:
+        out, missing = measure(arr, idx, values)
+        warn_missing(missing)
+        return out.reshape(arr.shape) if idx is None else out
+    if idx is not None or values is not None:
+        raise SpecError("perturbation with tile= perturbs every cell: leave idx and values unset")
+    out, missing = np.zeros(arr.shape), 0
+    for part, (values_part, missing_part) in over_tiles(lambda part: measure(arr[part], None, None), arr.shape, tile):
+        out[part] = values_part.reshape(out[part].shape)  # cells in no block of a tile stay 0
+        missing += missing_part
+    warn_missing(missing)
+    return out
+
+
+def _perturbation(arr: np.ndarray, idx, values, ndim: int, nsymbols: int, metric: str, partition: str, block,
+                  seed) -> tuple[np.ndarray, int]:
+    """The flat perturbation values of the requested cells of ``arr`` (no tiles) and the CTM values missing."""
+    arr, side = check_symbols(arr, ndim, nsymbols, block, partition, 1)  # a tile: made contiguous
     cells, new = _requests(arr, nsymbols, idx, values, seed)
-    counts = block_counts(arr, ndim, nsymbols, block, partition)
+    counts = count(arr, ndim, nsymbols, block, partition)
     slot_of, groups = _slots(arr, side, partition, ndim, nsymbols)
     total = sum(int(n.sum()) for _, n in counts.values())
     out, missing = np.zeros(len(cells)), 0
@@ -152,8 +162,7 @@ def perturbation(x, ndim: int = 1, nsymbols: int = 2, metric: str = "bdm", parti
             after = before + change[hit] * np.int64(nsymbols) ** (size - 1 - offset)
             out[lo + hit], m = _changes(metric, before, after, counts[s], total, (ndim, nsymbols, s))
             missing += m
-    _warn_missing(missing)
-    return out.reshape(arr.shape) if idx is None else out
+    return out, missing
 
 
 # ---------------------------------------------------------------- conditional BDM
@@ -177,34 +186,27 @@ def bdm_conditional(x, y, ndim: int = 1, nsymbols: int = 2, block: int | None = 
     >>> bdm_conditional(np.ones(24, np.uint8), np.ones(12, np.uint8))  # same block, count 2 vs 1
     1.0
     """
-    if tile is not None:
-        return _tiled(lambda part: bdm_conditional(x[part], y[part], ndim, nsymbols, block, partition, shift),
-                      np.shape(x), tile)
-    counts_x = block_counts(x, ndim, nsymbols, block, partition, shift)
+    measure = partial(_conditional, ndim=ndim, nsymbols=nsymbols, block=block, partition=partition, shift=shift)
+    if tile is None:
+        bits, missing = measure(x, y)
+    else:
+        parts = [value for _, value in over_tiles(lambda part: measure(x[part], y[part]), np.shape(x), tile)]
+        bits, missing = sum(b for b, _ in parts), sum(m for _, m in parts)
+    warn_missing(missing)
+    return bits
+
+
+def _conditional(x, y, ndim: int, nsymbols: int, block, partition: str, shift: int) -> tuple[float, int]:
+    """BDM(x | y) without tiles, and how many distinct blocks had no CTM value."""
+    counts_x = count(x, ndim, nsymbols, block, partition, shift)
     try:
-        counts_y = block_counts(y, ndim, nsymbols, block, partition, shift)
+        counts_y = count(y, ndim, nsymbols, block, partition, shift)
     except TooSmall:
         counts_y = {}
     total, missing = 0.0, 0
     for s, (codes, n_x) in counts_x.items():
         n_y = _count_of(codes, counts_y.get(s), nsymbols ** s ** ndim)
-        absent = n_y == 0
-        ctm, missing_here = _ctm(codes[absent], ndim, nsymbols, s)
+        ctm, absent = lookup(codes[n_y == 0], ndim, nsymbols, s)
         total += float(ctm.sum() + np.log2(n_x[n_y != n_x]).sum())
-        missing += missing_here
-    _warn_missing(missing)
-    return total
-
-
-def _tiled(measure, shape: tuple[int, ...], tile: int) -> float:
-    """Sum of ``measure(part)`` over the tiles of ``shape``; tiles too small for a block add nothing."""
-    total, scored = 0.0, False
-    for part in tiles(shape, tile):
-        try:
-            total += measure(part)
-            scored = True
-        except TooSmall:
-            continue
-    if not scored:
-        raise TooSmall(f"no tile of shape {shape} holds one full block")
-    return total
+        missing += int(absent.sum())
+    return total, missing
