@@ -167,3 +167,11 @@ def gather(table: np.ndarray, indices: np.ndarray, chunk: int = 1 << 18) -> np.n
     for start in range(0, flat.size, chunk):
         np.take(table, flat[start:start + chunk], out=out[start:start + chunk])
     return out.reshape(indices.shape)
+
+
+def check_number(value, what: str, low: float, high: float = float("inf")) -> float:
+    """``value`` as a float in [low, high], or InputError (strings, None and bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not low <= value <= high:
+        raise InputError(f"{what} must be a number in [{low}, {high}], got {value!r}")
+    return float(value)

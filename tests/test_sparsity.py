@@ -165,6 +165,23 @@ def test_analyse_adds_the_columns_beside_the_bits():
         kc.analyse(steps, estimators="raw|zstd-3", cache=False, sparsity={"eps": 2})
 
 
+def test_analyse_sparsity_comes_from_the_workers_and_the_cache(tmp_path):
+    import sqlite3
+
+    rng = np.random.default_rng(6)
+    steps = [{"w": rng.laplace(size=(32, 16)).astype(np.float32), "v": rng.normal(size=40).astype(np.float32)}
+             for _ in range(3)]
+    cache = tmp_path / "c.sqlite"
+    serial = kc.analyse(steps, estimators="raw|zstd-3", cache=cache, sparsity=True)
+    with sqlite3.connect(cache) as db:
+        stored = [k for (k,) in db.execute("SELECT key FROM results") if "|sparsity(" in k]
+        assert len(stored) == 6  # one record per tensor group, beside its estimates
+        db.execute("UPDATE results SET estimate = '{\"lq_ratio\": -1}' WHERE key = ?", (stored[0],))
+    again = kc.analyse(steps, estimators="raw|zstd-3", cache=cache, sparsity=True, workers=2)
+    columns = ["lq_ratio", "pq_index", "gini", "k_bound", "k_eps"]
+    assert again[columns].equals(serial[columns])  # the corrupt record was measured again, not served
+
+
 def test_compare_shows_the_columns_per_variant():
     from kcomplexity.variants import prune_magnitude
 

@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,10 +27,13 @@ from ..errors import InputError, KComplexityError
 from ..estimators import Pipeline, parse_all
 from ..io import CheckpointRef, ModelStream, Selection, discover, model_order
 from ..io.readers import Checkpoint, MemoryCheckpoint
-from .cache import Cache, content_hash, lookup, resolve_cache_path, result_key
-from ._sparsity import sparsity_options, vector_sparsity
+from .cache import Cache, content_hash, lookup, resolve_cache_path, result_key, sparsity_label
+from ..sparsity_measures import sparsity_options, vector_sparsity
 from .delta import Delta, delta_for
 from .executors import run_all, task_progress, threads_per_task
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MODEL_TENSOR = "<model>"
 COLUMNS = ["checkpoint", "step", "tensor", "shape", "n_params", "estimator", "bits", "bits_per_param",
@@ -48,6 +52,7 @@ class Task:
     cache_path: str | None = None
     allow_nonfinite: bool = False
     threads: int = 1                # for the chunks of a chunked coder (lzma-9-c64M)
+    sparsity: dict | None = None    # options of the sparsity measures to add, computed from the same read
 
 
 @dataclass
@@ -75,6 +80,7 @@ class Job:
     """A task and the rows its outcomes fill, in order (rows skipped at planning get no outcome)."""
     task: Task
     rows: list[Row]
+    sparsity: dict = field(default_factory=dict)  # the group's sparsity measures, when asked for
 
 
 # ---------------------------------------------------------------- worker side
@@ -95,20 +101,24 @@ def _keys(task: Task, arrays: list[np.ndarray], previous: list[np.ndarray]) -> l
     if previous:
         pair = f"{content}^{content_hash(previous, task.concat)}"
         keys += [result_key(pair, kind.label(p), task.allow_nonfinite) for kind, p in task.deltas]
+    if task.sparsity is not None:
+        keys.append(result_key(content, sparsity_label(task.sparsity), task.allow_nonfinite))
     return keys
 
 
 def _measured(key: str, measure) -> Outcome:
     try:
-        return Outcome(measure().to_dict(), key)
+        result = measure()
+        return Outcome(result if isinstance(result, dict) else result.to_dict(), key)
     except KComplexityError as exc:
         return Outcome(exc)
 
 
 def run_task(task: Task) -> list[Outcome]:
-    """Read and hash the group once; one Outcome per pipeline, then per delta estimator. The
-    streams are built (and checked) only when some row is not in the cache yet."""
-    rows = len(task.pipelines) + len(task.deltas)
+    """Read and hash the group once; one Outcome per pipeline, then per delta estimator, then the
+    sparsity record when asked. The streams are built (and checked) only when some row is not in
+    the cache yet."""
+    rows = len(task.pipelines) + len(task.deltas) + (task.sparsity is not None)
     try:
         arrays, previous = _inputs(task)
         keys = _keys(task, arrays, previous)
@@ -122,6 +132,8 @@ def run_task(task: Task) -> list[Outcome]:
     measures = [lambda p=p: p.estimate(x, allow_nonfinite=True, threads=task.threads, progress=task_progress())
                 for p in task.pipelines]
     measures += [lambda kind=kind, p=p: kind.estimate(p, x, before) for kind, p in task.deltas]
+    if task.sparsity is not None:
+        measures.append(lambda: vector_sparsity(x.values(), **task.sparsity))
     return [Outcome(c) if c is not None else _measured(key, measure)
             for c, key, measure in zip(cached, keys, measures)]
 
@@ -163,7 +175,8 @@ def _delta_skip(prev, label: str, group: tuple, info: dict) -> str | None:
 
 
 def plan(refs: list[CheckpointRef], pipelines: list[Pipeline], deltas: list[tuple[Delta, Pipeline]],
-         selection: Selection, per: str, cache_path: str | None, allow_nonfinite: bool) -> list[Job]:
+         selection: Selection, per: str, cache_path: str | None, allow_nonfinite: bool,
+         sparsity: dict | None = None) -> list[Job]:
     """Every task of the analysis with its output rows, in (checkpoint, tensor, estimator) order."""
     jobs, previous = [], {}
     for ref in refs:
@@ -175,7 +188,7 @@ def plan(refs: list[CheckpointRef], pipelines: list[Pipeline], deltas: list[tupl
             shape, n = _shape(info, group, per == "model")
             shipped[group] = _ship(ref, group)
             task = Task(shipped[group], group, tuple(pipelines), per == "model", cache_path=cache_path,
-                        allow_nonfinite=allow_nonfinite)
+                        allow_nonfinite=allow_nonfinite, sparsity=sparsity)
             rows = [Row(ref, label, shape, n, p.spec, p.lossless) for p in pipelines]
             if prev and deltas:
                 skip = _delta_skip(prev, label, group, info)
@@ -208,15 +221,24 @@ def execute(jobs: list[Job], cache: Cache | None, workers: int, executor, progre
     try:
         for i, outcomes in run_all(run_task, tasks, workers, executor, bar_state.advance if progress else None):
             rows = [r for r in jobs[i].rows if r.skipped is None]
+            extra = outcomes.pop() if jobs[i].task.sparsity is not None else None
             for row, outcome in zip(rows, outcomes, strict=True):
-                if isinstance(outcome.result, KComplexityError):
-                    raise _located(outcome.result, row)
-                if cache is not None and outcome.key is not None:
-                    cache.put(outcome.key, outcome.result)
+                _store(cache, outcome, row)
                 row.result = outcome.result
+            if extra is not None:
+                _store(cache, extra, jobs[i].rows[0])
+                jobs[i].sparsity = extra.result
             bar_state.finish(i)
     finally:
         bar.close()
+
+
+def _store(cache: Cache | None, outcome: Outcome, row: Row) -> None:
+    """Commit a freshly measured result (a cached one is not rewritten); raise the error a worker met."""
+    if isinstance(outcome.result, KComplexityError):
+        raise _located(outcome.result, row)
+    if cache is not None and outcome.key is not None:
+        cache.put(outcome.key, outcome.result)
 
 
 class _BarState:
@@ -322,7 +344,7 @@ def analyse(source, estimators=None, per: str = "tensor", workers: int = 1, exec
     refs = discover(source, steps, buffers)
     cache_file = resolve_cache_path(cache)
     cache_path = os.path.abspath(cache_file) if cache_file else None
-    jobs = plan(refs, pipelines, deltas, selection, per, cache_path, allow_nonfinite)
+    jobs = plan(refs, pipelines, deltas, selection, per, cache_path, allow_nonfinite, sparsity)
     if not jobs:
         raise InputError(f"no tensor selected in {len(refs)} checkpoint(s) (include={include}, exclude={exclude}, "
                          f"min_ndim={min_ndim}, floats_only={floats_only}): relax the selection")
@@ -334,18 +356,14 @@ def analyse(source, estimators=None, per: str = "tensor", workers: int = 1, exec
         if store is not None:
             store.close()
     frame = to_frame(jobs)
-    return frame if sparsity is None else _with_sparsity(frame, jobs, sparsity)
+    return frame if sparsity is None else _with_sparsity(frame, jobs)
 
 
-def _with_sparsity(frame, jobs: list[Job], options: dict):
-    """``frame`` with ``sparsity``'s columns after ``bits_per_param``, computed once per tensor group."""
+def _with_sparsity(frame, jobs: list[Job]):
+    """``frame`` with the sparsity columns the workers measured, after ``bits_per_param``."""
     import pandas as pd
 
-    records = []
-    for job in jobs:
-        arrays, _ = _inputs(job.task)
-        record = vector_sparsity(model_stream(job.task.names, arrays, True).values(), **options)
-        records += [record] * len(job.rows)
+    records = [job.sparsity for job in jobs for _ in job.rows]
     columns = list(frame.columns)
     at = columns.index("bits_per_param") + 1
     extra = pd.DataFrame(records, index=frame.index)

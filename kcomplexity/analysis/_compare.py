@@ -32,7 +32,7 @@ from ..variants import as_weights, shuffle
 from ..variants._init_rules import DEFAULT_INIT
 from ..variants._random_init import initialise
 from ..variants._weights import check_seed
-from ._sparsity import sparsity_options, vector_sparsity
+from ..sparsity_measures import sparsity_options, vector_sparsity
 
 DEFAULT_ESTIMATORS = ("raw|lzma-9", "motif-4")
 TOTAL = "total"

@@ -27,6 +27,7 @@ import xxhash
 from .._version import NUMBERS_VERSION
 from ..arrays import dtype_name
 from ..errors import CacheRecoveredWarning, InputError, SourceError
+from ..sparsity_measures import COLUMNS as SPARSITY_COLUMNS
 
 DEFAULT_CACHE = Path(".kcomplexity-cache") / "cache.sqlite"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -44,6 +45,12 @@ def content_hash(arrays: list[np.ndarray], concatenated: bool = False) -> str:
         h.update(f"{dtype_name(a.dtype)}{a.dtype.byteorder}{a.shape}".encode())
         h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8).data)
     return h.hexdigest()
+
+
+def sparsity_label(options: dict) -> str:
+    """The cache's spec part for the sparsity measures of one tensor group with ``options``."""
+    full = {"q": 0.5, "p": 0.5, "eps": 0.1, **options}
+    return "sparsity(" + ",".join(f"{k}={float(full[k])!r}" for k in ("q", "p", "eps")) + ")"
 
 
 def result_key(content: str, spec: str, allow_nonfinite: bool = False) -> str:
@@ -139,7 +146,9 @@ class Cache:
             row = self.db.execute("SELECT estimate FROM results WHERE key = ?", (key,)).fetchone()
         except sqlite3.Error as exc:
             raise SourceError(unusable(self.path, exc)) from None
-        return valid_estimate(row[0]) if row else None
+        if not row:
+            return None
+        return valid_sparsity(row[0]) if key.split("|")[1].startswith("sparsity(") else valid_estimate(row[0])
 
     def put(self, key: str, estimate: dict) -> None:
         """Commit one finished estimate in a single transaction (replacing an invalid row)."""
@@ -178,6 +187,19 @@ def valid_estimate(text) -> dict | None:
     if skipped is None and not all(math.isfinite(x) and x >= 0 for x in numbers):
         return None
     return row
+
+
+def valid_sparsity(text) -> dict | None:
+    """The row as a sparsity record (every measure a finite non-negative number), else None."""
+    try:
+        row = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if not isinstance(row, dict) or set(row) != set(SPARSITY_COLUMNS):
+        return None
+    ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+             for v in row.values())
+    return row if ok else None
 
 
 def lookup(path, key: str) -> dict | None:

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..arrays import as_array, to_float
+from ..arrays import check_number, to_float
 from ..errors import InputError
-from ._weights import as_weights, check_float, check_number
+from ..sparsity_measures import k_bound, lq_ratio_rows, neuron_rows, pq_index
+from ._weights import as_weights, check_float
 
 SCOPES = ("global", "layer", "neuron")
 
@@ -31,17 +32,6 @@ class PruneResult:
 def _check_scope(scope: str, allowed=SCOPES) -> None:
     if scope not in allowed:
         raise InputError(f"scope must be one of {', '.join(map(repr, allowed))}, got {scope!r}")
-
-
-def _number(value, what: str) -> float:
-    """``value`` as a float (strings, None, bools and NaN refused); the caller checks the range."""
-    return check_number(value, what, float("-inf"))
-
-
-def neuron_rows(x: np.ndarray) -> np.ndarray:
-    """A view of ``x`` with one row per neuron: a weight matrix's rows (output units), a conv
-    weight flattened per output channel; a 1-D tensor is one row."""
-    return x.reshape(x.shape[0], -1) if x.ndim >= 2 else x.reshape(1, -1)
 
 
 def _zero_smallest(views: list[np.ndarray], count: int, candidates=None) -> None:
@@ -75,51 +65,6 @@ def prune_magnitude(weights, sparsity: float, scope: str = "global") -> dict[str
         n = sum(out[k].size for k in names)
         _zero_smallest([out[k].reshape(-1) for k in names], int(round(sparsity * n)))
     return out
-
-
-def pq_index_rows(rows: np.ndarray, p: float = 0.5, q: float = 1.0) -> np.ndarray:
-    """``pq_index`` of each row of a 2-D array (all entries count); 0 for an all-zero row."""
-    p, q = _number(p, "p"), _number(q, "q")
-    if not 0 < p < q:
-        raise InputError(f"the PQ index needs 0 < p < q, got p={p}, q={q}")
-    a = np.abs(to_float(np.asarray(rows), wide=True))
-    top = a.max(axis=1, keepdims=True) if a.shape[1] else np.zeros((a.shape[0], 1))
-    a = a / np.where(top > 0, top, 1.0)  # scale-free; avoids under/overflow in the powers
-    norm_p, norm_q = np.sum(a ** p, axis=1) ** (1.0 / p), np.sum(a ** q, axis=1) ** (1.0 / q)
-    ratio = max(a.shape[1], 1) ** (1.0 / q - 1.0 / p) * norm_p / np.where(norm_q > 0, norm_q, 1.0)
-    return np.where(top[:, 0] > 0, 1.0 - ratio, 0.0)
-
-
-def pq_index(w, p: float = 0.5, q: float = 1.0) -> float:
-    """PQ index (Diao et al. 2023): I = 1 - d^(1/q - 1/p) ||w||_p / ||w||_q, 0 < p < q.
-
-    d = number of entries of ``w`` (pass only the unpruned ones). 0 when all |w|
-    are equal, approaching 1 - d^(1/q - 1/p) for a single non-zero; 0 for w = 0.
-    """
-    return float(pq_index_rows(as_array(w).reshape(1, -1), p, q)[0])
-
-
-def lq_ratio_rows(rows: np.ndarray, q: float = 0.5) -> np.ndarray:
-    """||w||_q / (d^(1/q - 1/2) ||w||_2) per row, 0 < q < 1: 1 for equal |w|, d^(1/2 - 1/q) for a
-    single non-zero; 1 for a zero row. It is 1 - (PQ index with p = q, q = 2)."""
-    if not 0 < _number(q, "q") < 1:
-        raise InputError(f"the l_q ratio needs 0 < q < 1, got q={q}")
-    return 1.0 - pq_index_rows(rows, q, 2.0)
-
-
-def k_bound(lq_ratio, d, q: float = 0.5, eps: float = 0.1) -> np.ndarray:
-    """Smallest k with k^(1/2 - 1/q) ||w||_q / ||w||_2 <= eps, capped at d (0 where d = 0).
-
-    The best k-term bound sigma_k(w)_2 <= k^(1/2 - 1/q) ||w||_q (Stechkin; Foucart and Rauhut,
-    Prop. 2.3) makes this k a guarantee: keeping the k largest |w_i| leaves a relative l_2 error
-    <= eps. With ||w||_q / ||w||_2 = lq_ratio d^(1/q - 1/2): k = ceil(d (lq_ratio / eps)^(1 / (1/q - 1/2))).
-    """
-    if not 0 < _number(eps, "eps") < 1:
-        raise InputError(f"eps is a relative l2 error in (0, 1), got {eps!r}")
-    d = np.asarray(d, dtype=np.float64)
-    exact = d * (np.asarray(lq_ratio, dtype=np.float64) / eps) ** (1.0 / (1.0 / q - 0.5))
-    k = np.ceil(exact * (1 - 1e-12))  # an exact integer stays itself despite rounding
-    return np.minimum(np.maximum(k, 1.0), d).astype(np.int64)
 
 
 def _pq_rule(p, q, eta, gamma, beta):

@@ -46,14 +46,6 @@ def check_float(name: str, x: np.ndarray, what: str) -> None:
         raise InputError(f"{what} needs float tensors; {name!r} is {x.dtype}: leave it out of the mapping")
 
 
-def check_number(value, what: str, low: float, high: float = float("inf")) -> float:
-    """``value`` as a float in [low, high], or InputError (strings, None and bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not low <= value <= high:
-        raise InputError(f"{what} must be a number in [{low}, {high}], got {value!r}")
-    return float(value)
-
-
 def check_seed(seed) -> int:
     """A random seed: an integer in [0, 2**32), else InputError."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
