@@ -42,6 +42,10 @@ class Stream:
     counts : numpy.ndarray or None
         The dense histogram, when an encoding counted the stream without building
         ``data`` (``Encoding.count``); ``data`` is then None.
+    rows : tuple of (int, int) or None
+        (number of rows, row length) runs covering a stream of one symbol per value, from
+        the tensors' shapes (a matrix's first axis; a 1-D tensor is one row), for coders
+        with row contexts (``ctx``); None when unknown.
 
     Examples
     --------
@@ -53,6 +57,7 @@ class Stream:
     nsymbols: int | None = None
     segments: tuple[int, ...] | None = None
     counts: np.ndarray | None = None
+    rows: tuple[tuple[int, int], ...] | None = None
 
     def histogram(self) -> np.ndarray | None:
         """Dense symbol counts (raw streams: counts of every bit pattern), or None for raw

@@ -131,8 +131,9 @@ class Pipeline:
             raise SpecError(f"verify=True needs a lossless coder (a compressor, entropy or motif-S); "
                             f"{self.coder.spec!r} is an estimate with no decoder")
         decoded_streams, real_bits = [], encoded.side_bits
+        roundtrips = self.coder.roundtrip_all(encoded.streams, coded)
         for s in encoded.streams:
-            data, bits = self.coder.roundtrip(s, coded[s.name])
+            data, bits = roundtrips[s.name]
             if data.dtype != s.data.dtype or data.tobytes() != np.ascontiguousarray(s.data).tobytes():
                 raise VerificationError(f"{self.spec}: stream {s.name!r} did not decode to its input")
             decoded_streams.append(Stream(s.name, data, s.nsymbols))

@@ -12,13 +12,14 @@ from importlib.metadata import entry_points
 
 from .coders import COMPRESSORS, Coder, Entropy
 from .coders.bdm import BDM, BDM2D
+from .coders.context import Context
 from .coders.motif import Motif
 from .encodings import Bitplanes, Encoding, Fields, Quantize, Raw, Sign
 from .errors import SpecError
 
 ENTRY_POINT_GROUP = "kcomplexity.estimators"
 BUILTIN_ENCODINGS = (Raw, Fields, Sign, Quantize, Bitplanes)
-BUILTIN_CODERS = (*COMPRESSORS, Entropy, Motif, BDM, BDM2D)
+BUILTIN_CODERS = (*COMPRESSORS, Entropy, Context, Motif, BDM, BDM2D)
 
 _ENCODINGS: dict[str, type[Encoding]] = {c.family: c for c in BUILTIN_ENCODINGS}
 _CODERS: dict[str, type[Coder]] = {c.family: c for c in BUILTIN_CODERS}

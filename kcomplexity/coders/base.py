@@ -83,6 +83,11 @@ class Coder(Specced):
         raise SpecError(f"{self.spec!r} is an estimate with no decoder: verify=True needs a lossless coder "
                         "(a compressor, entropy or motif-S)")
 
+    def roundtrip_all(self, streams: list[Stream], coded: dict[str, Coded]) -> dict[str, tuple[np.ndarray, float]]:
+        """``roundtrip`` of every stream of one encoding, by name; a coder whose streams are
+        contexts of each other decodes them in its own order, each from those before it."""
+        return {s.name: self.roundtrip(s, coded[s.name]) for s in streams}
+
     def code_all(self, streams: list[Stream]) -> dict[str, Coded]:
         """Every stream of one encoding, by name; a coder may share work between them."""
         return {s.name: self.code(s) for s in streams}

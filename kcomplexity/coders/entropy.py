@@ -33,11 +33,12 @@ def entropy_bits(counts: np.ndarray) -> float:
     return float(n * math.log2(n) - (counts * np.log2(counts)).sum())
 
 
-def histogram_bits(counts: np.ndarray, alphabet: int) -> int:
+def histogram_bits(counts: np.ndarray, alphabet: int, n: int | None = None) -> int:
     """Bits to send the histogram: the cheaper of a dense table (every symbol's count,
     ceil(log2(n+1)) bits each) and a sparse list (the number of distinct symbols, then
-    each one's symbol and count), plus 1 bit saying which."""
-    n = int(counts.sum())
+    each one's symbol and count), plus 1 bit saying which. ``n`` (default: the counts' sum)
+    is the largest count the decoder must allow for."""
+    n = int(counts.sum()) if n is None else int(n)
     count_bits = math.ceil(math.log2(n + 1))
     symbol_bits = max(1, math.ceil(math.log2(alphabet)))
     dense = alphabet * count_bits

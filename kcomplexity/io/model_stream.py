@@ -107,25 +107,26 @@ class ModelStream:
         ``count=True``: as ``Encoding.count`` gives them, for a coder that reads only histograms."""
         make = encoding.count if count else encoding.encode
         if not encoding.lossless:
-            return self._with_segments(make(self.values()), self.segments(), self.n_values)
+            return self._with_segments(make(self.values()), self.tensors, self.segments(), self.n_values)
         groups = self.groups()
         streams, side_bits = [], 0
         for dtype, members in groups:
             tensors = [self.tensors[i] for i in members]
             joined = tensors[0] if len(tensors) == 1 else np.concatenate([t.reshape(-1) for t in tensors])
-            enc = self._with_segments(make(joined), self.segments(tensors), int(joined.size))
+            enc = self._with_segments(make(joined), tensors, self.segments(tensors), int(joined.size))
             prefix = f"{dtype_name(dtype)}." if len(groups) > 1 else ""
             streams += [replace(s, name=prefix + s.name) for s in enc.streams]
             side_bits += enc.side_bits
         return Encoded(streams, side_bits)
 
     @staticmethod
-    def _with_segments(enc: Encoded, segments, n: int) -> Encoded:
-        """Mark the streams that hold one symbol per value with the tensor sizes."""
-        if segments:
-            for s in enc.streams:
-                if s.data is not None and s.data.size == n:
-                    s.segments = segments
+    def _with_segments(enc: Encoded, tensors: list[np.ndarray], segments, n: int) -> Encoded:
+        """Mark the streams that hold one symbol per value with the tensor sizes and row runs."""
+        rows = tuple((t.shape[0], t.size // t.shape[0]) if t.ndim >= 2 and t.shape[0] else (1, t.size)
+                     for t in tensors)
+        for s in enc.streams:
+            if s.data is not None and s.data.size == n:
+                s.segments, s.rows = segments, rows
         return enc
 
     def decode(self, encoding: Encoding, encoded: Encoded) -> list[np.ndarray]:

@@ -1,0 +1,365 @@
+"""Context-model coder ``ctx``: static models per context, chosen per stream, range coded.
+
+Each stream is coded as symbol groups, one static model per context value (merged when
+rare), the histograms sent as ``entropy`` sends its histogram. Contexts come only from
+what a decoder already has, so the streams of one encoding decode in the order below:
+
+- ``fields`` exponent: the rounded mean exponent of its row (``Stream.rows``), sent per row;
+- sign and ``mantissa_0``: the exponent;
+- ``mantissa_i`` (i >= 1): the exponent, or whether the 5 low bits of ``mantissa_{i-1}``
+  are all zero (values of a narrower float inside a wider one: fp16 or bf16 in fp32);
+- a raw byte stream: the byte's position in its value (a byte split without an encoding);
+- any other symbol stream: no context (order 0).
+
+For every stream the coder prices each candidate context and merge threshold (contexts
+with fewer symbols than the threshold share one model) from the joint counts and keeps
+the cheapest, order 0 included. ``bits`` counts the choice, the histograms, the per-row
+contexts and the range code of the quantised models (``PRECISION``-bit frequencies, the
+ones the decoder rebuilds from the histograms) plus ``ALLOWANCE_BITS`` per symbol and
+``FLUSH_BITS`` per stream for the range coder's truncation and flush, so that it is at
+least the real stream's length. ``roundtrip`` writes that stream and decodes it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..arrays import UINT_OF_SIZE
+from ..encodings import Stream
+from ..errors import VerificationError
+from .base import Coded, Coder
+from .entropy import histogram_bits
+from .rangecode import _model, _range_coder, read_histogram, write_histogram
+
+PRECISION = 24            # bits of the range coder's model probabilities (constriction's Categorical)
+ALLOWANCE_BITS = 2 ** -10  # per coded symbol: the range coder's truncation (measured mean about 1.3e-4)
+FLUSH_BITS = 96           # per stream: the coder's final state and word rounding
+THRESHOLDS = tuple(4 ** j for j in range(12))  # a context keeps its own model from this many symbols
+CHOICE_BITS = 2 + 4       # the context candidate and the threshold index
+LOW_ZERO_MASK = 31        # mantissa_{i-1} & mask == 0 marks a narrower float's value
+CHUNK = 1 << 20
+
+
+@dataclass
+class Plan:
+    """How one stream is coded: ``context`` (candidate name), ``values`` (the context value of
+    every symbol, None for order 0), ``threshold`` (index into THRESHOLDS), ``bits``, and
+    ``row_values`` (the per-row contexts the "row" context sends)."""
+    context: str
+    values: np.ndarray | None
+    threshold: int
+    bits: float
+    row_values: np.ndarray | None = None
+
+
+@dataclass
+class ContextCoded(Coded):
+    """``Coded`` with the plan ``roundtrip`` follows."""
+    plan: Plan | None = None
+
+
+# ---------------------------------------------------------------- models and their cost
+def quantize(counts: np.ndarray) -> np.ndarray:
+    """``PRECISION``-bit frequencies of the symbols with count > 0 (each >= 1, summing to
+    2^PRECISION), a function of the counts only; rows of a 2-D array each on their own."""
+    c = np.atleast_2d(np.asarray(counts, np.int64))
+    present = c > 0
+    n = c.sum(axis=1, keepdims=True)
+    free = (1 << PRECISION) - present.sum(axis=1, keepdims=True)
+    f = np.where(present, 1 + (c.astype(np.uint64) * free.astype(np.uint64) // np.maximum(n, 1).astype(np.uint64))
+                 .astype(np.int64), 0)
+    f[np.arange(len(c)), c.argmax(axis=1)] += (1 << PRECISION) - f.sum(axis=1)
+    return f.reshape(np.shape(counts))
+
+
+def model_bits(counts: np.ndarray) -> np.ndarray:
+    """Code length of each row of ``counts`` under its quantised model, 0 for rows with one symbol."""
+    c = np.atleast_2d(np.asarray(counts, np.int64))
+    f = quantize(c)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bits = np.where(c > 0, c * (PRECISION - np.log2(np.maximum(f, 1))), 0.0).sum(axis=1)
+    return np.where((c > 0).sum(axis=1) > 1, bits, 0.0)
+
+
+def joint_counts(context: np.ndarray | None, symbols: np.ndarray, n_context: int, alphabet: int) -> np.ndarray:
+    """Counts of (context value, symbol) pairs as an (n_context, alphabet) matrix, a chunk at a time."""
+    out = np.zeros(n_context * alphabet, np.int64)
+    for start in range(0, symbols.size, CHUNK):
+        sym = symbols[start:start + CHUNK].astype(np.int64)
+        key = sym if context is None else context[start:start + CHUNK].astype(np.int64) * alphabet + sym
+        out += np.bincount(key, minlength=n_context * alphabet)
+    return out.reshape(n_context, alphabet)
+
+
+def _group_bits(counts: np.ndarray, alphabet: int, n: int) -> np.ndarray:
+    """Each row's model bits, truncation allowance and histogram (none for an empty row)."""
+    hist = np.array([histogram_bits(row[row > 0], alphabet, n) if row.any() else 0 for row in counts])
+    coded = (counts > 0).sum(axis=1) > 1
+    return model_bits(counts) + hist + np.where(coded, ALLOWANCE_BITS * counts.sum(axis=1), 0.0)
+
+
+def _flush_bits(counts: np.ndarray) -> int:
+    """``FLUSH_BITS`` when some row of ``counts`` is range coded (has two symbols or more)."""
+    return FLUSH_BITS if ((counts > 0).sum(axis=1) > 1).any() else 0
+
+
+def group_map(sizes: np.ndarray, threshold: int) -> np.ndarray:
+    """Context value -> model index: values with at least ``THRESHOLDS[threshold]`` symbols keep
+    a model each (in value order), the rest share the last."""
+    keep = sizes >= THRESHOLDS[threshold]
+    return np.where(keep, np.cumsum(keep) - 1, keep.sum())
+
+
+def best_threshold(joint: np.ndarray, alphabet: int, n: int) -> tuple[int, float]:
+    """The cheapest merge of the context values of ``joint``: (threshold index, bits)."""
+    per_value = _group_bits(joint, alphabet, n)
+    sizes = joint.sum(axis=1)
+    best = (0, math.inf)
+    for i, threshold in enumerate(THRESHOLDS):
+        keep = sizes >= threshold
+        rest = joint[~keep].sum(axis=0, keepdims=True)
+        bits = (per_value[keep].sum() + _group_bits(rest, alphabet, n).sum()
+                + max(_flush_bits(joint[keep]), _flush_bits(rest)))
+        if bits < best[1]:
+            best = (i, float(bits))
+    return best
+
+
+# ---------------------------------------------------------------- contexts
+def _field_role(name: str) -> tuple[str, str]:
+    """(prefix, field) of a ``fields`` stream name such as ``"float32.mantissa_1"``."""
+    prefix, _, field = name.rpartition(".")
+    return (prefix + "." if prefix else ""), field
+
+
+def row_means(values: np.ndarray, rows) -> np.ndarray:
+    """The rounded mean of ``values`` over each row of ``rows`` ((count, length) runs)."""
+    out, start = [], 0
+    for count, length in rows:
+        block = values[start:start + count * length].reshape(count, length)
+        out.append(((block.sum(axis=1, dtype=np.uint64) + length // 2) // max(length, 1)).astype(values.dtype))
+        start += count * length
+    return np.concatenate(out) if out else np.zeros(0, values.dtype)
+
+
+def expand_rows(per_row: np.ndarray, rows) -> np.ndarray:
+    """Each row's value repeated over its length."""
+    lengths = np.concatenate([np.full(count, length, np.int64) for count, length in rows])
+    return np.repeat(per_row, lengths)
+
+
+def stream_rows(stream: Stream) -> tuple[tuple[int, int], ...]:
+    """The stream's (count, length) row runs, or one row when unknown."""
+    n = stream.data.size
+    rows = tuple((c, l) for c, l in (stream.rows or ()) if c * l)
+    return rows if sum(c * l for c, l in rows) == n else ((1, n),)
+
+
+def row_trailing_zeros(values: np.ndarray, rows, width: int) -> np.ndarray:
+    """The trailing zero bits all values of each row share (``width`` for an all-zero row):
+    rows of a narrower float inside a wider one have their low mantissa bits all zero."""
+    out, start = [], 0
+    for count, length in rows:
+        either = np.bitwise_or.reduce(values[start:start + count * length].reshape(count, length).astype(np.int64),
+                                      axis=1)
+        lowest = either & -either
+        out.append(np.where(either == 0, width, np.log2(np.maximum(lowest, 1))).astype(np.uint8))
+        start += count * length
+    return np.concatenate(out) if out else np.zeros(0, np.uint8)
+
+
+def row_context(name: str, symbols: np.ndarray, rows, alphabet: int) -> tuple[np.ndarray, int]:
+    """The per-row values of a row context and their alphabet."""
+    if name == "row":
+        return row_means(symbols, rows), alphabet
+    width = max(1, math.ceil(math.log2(alphabet)))
+    return row_trailing_zeros(symbols, rows, width), width + 1
+
+
+def candidates(stream: Stream, decoded: dict[str, np.ndarray], alphabet: int) -> dict:
+    """Context name -> (per-symbol context values, number of values) a decoder can rebuild
+    from ``decoded`` (the streams before this one, by name); row contexts ("row", "row_tz")
+    map to None: their per-row values are sent with the stream."""
+    prefix, field = _field_role(stream.name)
+    exponent = decoded.get(prefix + "exponent")
+    out: dict = {}
+    if field == "exponent":
+        out["row"] = None
+    if field in ("sign",) or field.startswith("mantissa_"):
+        if exponent is not None:
+            out["exponent"] = (exponent, int(exponent.max()) + 1 if exponent.size else 1)
+    if field.startswith("mantissa_"):
+        out["row_tz"] = None
+        before = decoded.get(f"{prefix}mantissa_{int(field.split('_')[1]) - 1}")
+        if before is not None:
+            out["low_zero"] = (((before & LOW_ZERO_MASK) == 0).astype(np.uint8), 2)
+    return out
+
+
+def symbols_and_alphabet(stream: Stream) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """(symbols, alphabet, byte-position context or None): raw streams as their bytes."""
+    if stream.nsymbols is not None:
+        return stream.data.reshape(-1), stream.nsymbols, None
+    raw = np.ascontiguousarray(stream.data.reshape(-1))
+    size = raw.dtype.itemsize
+    data = raw.view(np.uint8)
+    position = None if size == 1 else np.tile(np.arange(size, dtype=np.uint8), raw.size)
+    return data, 256, position
+
+
+def plan(stream: Stream, decoded: dict[str, np.ndarray]) -> Plan:
+    """The cheapest way to code ``stream`` given the streams a decoder has before it."""
+    symbols, alphabet, position = symbols_and_alphabet(stream)
+    n = symbols.size
+    options = {"none": (None, 1)}
+    if position is not None:
+        options["byte"] = (position, int(position.max()) + 1)
+    options.update(candidates(stream, decoded, alphabet) if stream.nsymbols is not None else {})
+    best = None
+    for name, option in options.items():
+        row_values, side = None, 0.0
+        if option is None:  # a row context
+            rows = stream_rows(stream)
+            row_values, n_values = row_context(name, symbols, rows, alphabet)
+            values = expand_rows(row_values, rows)
+            row_counts = joint_counts(None, row_values, 1, n_values)
+            side = _group_bits(row_counts, n_values, len(row_values)).sum() + _flush_bits(row_counts)
+        else:
+            values, n_values = option
+        threshold, bits = best_threshold(joint_counts(values, symbols, n_values, alphabet), alphabet, n)
+        bits += side + CHOICE_BITS
+        if best is None or bits < best.bits:
+            best = Plan(name, values, threshold, float(bits), row_values)
+    return best
+
+
+def decode_order(names: list[str]) -> list[str]:
+    """Streams in the order their contexts need: exponents, then signs, then mantissa planes by index."""
+    def key(name):
+        field = _field_role(name)[1]
+        rank = {"exponent": 0, "sign": 1}.get(field)
+        return (rank if rank is not None else 2 + int(field.split("_")[1]) if field.startswith("mantissa_") else 99)
+    return sorted(names, key=key)
+
+
+# ---------------------------------------------------------------- the real stream
+def _encode_groups(encoder, symbols: np.ndarray, group_of: np.ndarray, alphabet: int, n: int) -> list:
+    """Range-code ``symbols`` group by group (static model each); returns the histogram bit arrays."""
+    order = np.argsort(group_of, kind="stable")
+    sizes = np.bincount(group_of, minlength=1)
+    tables, start = [], 0
+    for size in sizes:
+        piece = symbols[order[start:start + size]].astype(np.int64)
+        start += size
+        if size == 0:
+            continue
+        present, counts = np.unique(piece, return_counts=True)
+        tables.append(write_histogram(present, counts, alphabet, n))
+        if len(present) > 1:
+            ranks = np.searchsorted(present, piece)
+            encoder.encode(ranks.astype(np.int32), _model((quantize(counts) - 1).astype(np.float64)))
+    return tables
+
+
+def _decode_groups(decoder, tables: list, group_of: np.ndarray, alphabet: int, n: int) -> np.ndarray:
+    """Invert ``_encode_groups`` given the same group of every position."""
+    order = np.argsort(group_of, kind="stable")
+    sizes = np.bincount(group_of, minlength=1)
+    out, start, tables = np.zeros(group_of.size, np.int64), 0, iter(tables)
+    for size in sizes:
+        if size == 0:
+            continue
+        present, counts = read_histogram(next(tables), alphabet, n)
+        ranks = (decoder.decode(_model((quantize(counts) - 1).astype(np.float64)), int(size))
+                 if len(present) > 1 else np.zeros(size, np.int64))
+        out[order[start:start + size]] = present.astype(np.int64)[ranks]
+        start += size
+    return out
+
+
+def _group_of(values: np.ndarray | None, threshold: int, n: int) -> np.ndarray:
+    """The model index of every symbol (all 0 without a context)."""
+    if values is None:
+        return np.zeros(n, np.int64)
+    return group_map(np.bincount(values.reshape(-1)), threshold)[values]
+
+
+class Context(Coder):
+    """Static context models per stream (see the module doc); ``fields|ctx`` codes each IEEE
+    field given the exponent, the row's scale or a narrower-float flag."""
+    family, pattern = "ctx", "ctx"
+    lossless = True
+
+    def code(self, stream: Stream) -> Coded:
+        return self.code_all([stream])[stream.name]
+
+    def code_all(self, streams: list[Stream]) -> dict[str, Coded]:
+        by_name = {s.name: s for s in streams}
+        decoded: dict[str, np.ndarray] = {}
+        out = {}
+        for name in decode_order(list(by_name)):
+            stream = by_name[name]
+            p = plan(stream, decoded)
+            decoded[name] = stream.data.reshape(-1)
+            out[name] = ContextCoded(p.bits, {"context": {name: p.context}}, plan=p)
+        return {s.name: out[s.name] for s in streams}
+
+    def roundtrip(self, stream: Stream, coded: Coded) -> tuple[np.ndarray, float]:
+        return self.roundtrip_all([stream], {stream.name: coded})[stream.name]
+
+    def roundtrip_all(self, streams: list[Stream], coded: dict[str, Coded]) -> dict[str, tuple[np.ndarray, float]]:
+        """Write each stream's real code, then decode them in context order from the words,
+        histograms and the streams decoded before (never from the input)."""
+        by_name = {s.name: s for s in streams}
+        decoded: dict[str, np.ndarray] = {}
+        out = {}
+        for name in decode_order(list(by_name)):
+            stream, p = by_name[name], coded[name].plan
+            words, tables, row_tables = self._write(stream, p)
+            data, real = self._read(stream, p.context, p.threshold, words, tables, row_tables, decoded)
+            if real > coded[name].bits:
+                raise VerificationError(f"{self.spec} stream {name!r}: the real code is {real:.0f} bits, "
+                                        f"above the reported {coded[name].bits:.1f}")
+            decoded[name] = data.reshape(-1)
+            out[name] = (data, real)
+        return out
+
+    @staticmethod
+    def _write(stream: Stream, p: Plan):
+        symbols, alphabet, _ = symbols_and_alphabet(stream)
+        encoder = _range_coder().RangeEncoder()
+        row_tables = []
+        if p.row_values is not None:
+            row_alphabet = row_context(p.context, symbols[:0], (), alphabet)[1]
+            row_tables = _encode_groups(encoder, p.row_values, np.zeros(p.row_values.size, np.int64),
+                                        row_alphabet, p.row_values.size)
+        group_of = _group_of(p.values, p.threshold, symbols.size)
+        tables = _encode_groups(encoder, symbols, group_of, alphabet, symbols.size)
+        return encoder.get_compressed(), tables, row_tables
+
+    @staticmethod
+    def _read(stream: Stream, context: str, threshold: int, words, tables, row_tables, decoded) -> tuple[np.ndarray, float]:
+        """Decode one stream; its shape, dtype and row runs are known to the decoder."""
+        _, alphabet, position = symbols_and_alphabet(stream)
+        n = stream.data.size * (1 if stream.nsymbols is not None else stream.data.dtype.itemsize)
+        decoder = _range_coder().RangeDecoder(words)
+        values = None
+        option = candidates(stream, decoded, alphabet).get(context, ()) if stream.nsymbols is not None else ()
+        if option is None:  # a row context: its per-row values come first
+            rows = stream_rows(stream)
+            n_rows, row_alphabet = sum(c for c, _ in rows), row_context(context, np.zeros(0, np.int64), (), alphabet)[1]
+            values = expand_rows(_decode_groups(decoder, row_tables, np.zeros(n_rows, np.int64), row_alphabet, n_rows),
+                                 rows)
+        elif context == "byte":
+            values = position
+        elif context != "none":
+            values = option[0]
+        symbols = _decode_groups(decoder, tables, _group_of(values, threshold, n), alphabet, n)
+        real = CHOICE_BITS + sum(len(t) for t in (*tables, *row_tables)) + 32 * len(words)
+        if stream.nsymbols is None:
+            data = symbols.astype(np.uint8).view(stream.data.dtype.newbyteorder("<"))
+        else:
+            data = symbols.astype(stream.data.dtype)
+        return data.reshape(stream.data.shape), real

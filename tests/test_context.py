@@ -1,0 +1,86 @@
+"""The context-model coder ``ctx``: real streams that decode, bounds that hold, contexts that pay."""
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import kcomplexity as kc
+from kcomplexity.coders.context import ALLOWANCE_BITS, PRECISION, model_bits, quantize
+from kcomplexity.io import ModelStream
+
+
+def adversarial() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(7)
+    distinct32 = np.arange(1, 4097, dtype=np.uint32).view(np.float32) + np.float32(1.0)
+    return {
+        "distinct fp32": rng.permutation(np.unique(rng.standard_normal(5000).astype(np.float32))),
+        "distinct fp64": distinct32.astype(np.float64) * np.pi,
+        "constant": np.full((40, 30), -0.75, np.float32),
+        "two values": rng.choice(np.array([0.5, -3.0], np.float32), size=(33, 17)),
+        "bf16": (rng.standard_normal((64, 48)) * 0.02).astype(ml_dtypes.bfloat16),
+        "fp16": rng.standard_normal(999).astype(np.float16),
+        "one value": np.array([1.5], np.float32),
+        "two bf16": np.array([0.25, -8.0]).astype(ml_dtypes.bfloat16),
+        "int8": rng.integers(-128, 128, (20, 20)).astype(np.int8),
+        "zeros": np.zeros(1000, np.float64),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(adversarial()))
+@pytest.mark.parametrize("spec", ["fields|ctx", "raw|ctx"])
+def test_verify_decodes_and_bounds(name, spec):
+    x = adversarial()[name]
+    plain = kc.estimate(x, spec)
+    checked = kc.estimate(x, spec, verify=True)  # raises unless every stream and tensor decodes bit for bit
+    assert checked.bits == plain.bits
+    assert checked.details["verified_bits"] <= checked.bits  # the literal bound
+    assert checked.lossless
+
+
+def test_quantised_model_is_what_the_decoder_rebuilds():
+    counts = np.array([[5, 0, 1, 1 << 30], [0, 3, 0, 0], [1, 1, 1, 1]])
+    f = quantize(counts)
+    assert (f.sum(axis=1) == 1 << PRECISION).all()
+    assert ((f >= 1) == (counts > 0)).all()
+    assert model_bits(counts)[1] == 0.0  # one symbol: nothing to code
+    assert model_bits(counts)[2] == pytest.approx(8.0)  # uniform over 4: 2 bits each
+
+
+def test_large_stream_stays_below_reported_bits():
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((1500, 1000)) * rng.gamma(2.0, 0.01, (1500, 1))).astype(np.float32)
+    e = kc.estimate(x, "fields|ctx", verify=True)
+    streams = 5  # sign, exponent, three mantissa planes: the allowance is the whole gap
+    assert e.details["verified_bits"] <= e.bits < e.details["verified_bits"] + streams * ALLOWANCE_BITS * x.size
+
+
+def test_row_scale_context_beats_order0():
+    rng = np.random.default_rng(5)
+    scales = 2.0 ** rng.integers(-12, 0, (400, 1))
+    x = (rng.standard_normal((400, 300)) * scales).astype(ml_dtypes.bfloat16)
+    ctx, order0 = kc.estimate(x, "fields|ctx", verify=True), kc.estimate(x, "fields|entropy")
+    assert ctx.details["context"]["exponent"] == "row"
+    assert ctx.bits < order0.bits - 1.0 * x.size  # the exponent given its row: over 1 bit per value saved
+
+
+def test_narrow_float_rows_are_found():
+    """Rows of fp16 values inside an fp32 matrix: their 13 low mantissa bits cost nothing."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((200, 256)).astype(np.float32)
+    x[::4] = x[::4].astype(np.float16).astype(np.float32)
+    ctx, order0 = kc.estimate(x, "fields|ctx", verify=True), kc.estimate(x, "fields|entropy")
+    assert ctx.details["context"]["mantissa_2"] == "row_tz"
+    assert ctx.bits < order0.bits - 1.2 * x.size  # order 0 pays for the zero low bits of a quarter of the rows
+
+
+def test_mantissa_given_exponent_on_a_joined_model():
+    rng = np.random.default_rng(8)
+    tensors = {f"w{i}": (rng.standard_normal((50, 40)) * 0.1).astype(np.float32) for i in range(3)}
+    tensors["b"] = rng.standard_normal(40).astype(ml_dtypes.bfloat16)
+    model = ModelStream(tensors)
+    e = kc.estimate(model, "fields|ctx", verify=True)
+    assert e.details["verified_bits"] <= e.bits
+    assert set(e.details["context"]) == {f"{d}.{f}" for d, fields in
+                                         [("float32", ["sign", "exponent", "mantissa_0", "mantissa_1", "mantissa_2"]),
+                                          ("bfloat16", ["sign", "exponent", "mantissa_0"])] for f in fields}
