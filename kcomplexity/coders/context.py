@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import UINT_OF_SIZE
+from ..arrays import histogram
 from ..encodings import Stream
 from ..errors import VerificationError
 from .base import Coded, Coder
@@ -84,12 +84,18 @@ def model_bits(counts: np.ndarray) -> np.ndarray:
 
 
 def joint_counts(context: np.ndarray | None, symbols: np.ndarray, n_context: int, alphabet: int) -> np.ndarray:
-    """Counts of (context value, symbol) pairs as an (n_context, alphabet) matrix, a chunk at a time."""
-    out = np.zeros(n_context * alphabet, np.int64)
+    """Counts of (context value, symbol) pairs as an (n_context, alphabet) matrix: one bincount
+    of context x alphabet + symbol, built a chunk at a time in the narrowest key type."""
+    if context is None:
+        return histogram(symbols, alphabet)[None]
+    cells = n_context * alphabet
+    key_type = np.uint16 if cells <= 1 << 16 else np.uint32 if cells <= 1 << 32 else np.uint64
+    out, buffer = np.zeros(cells, np.int64), np.empty(min(CHUNK, symbols.size), key_type)
     for start in range(0, symbols.size, CHUNK):
-        sym = symbols[start:start + CHUNK].astype(np.int64)
-        key = sym if context is None else context[start:start + CHUNK].astype(np.int64) * alphabet + sym
-        out += np.bincount(key, minlength=n_context * alphabet)
+        key = buffer[:min(CHUNK, symbols.size - start)]
+        np.multiply(context[start:start + CHUNK], key_type(alphabet), out=key, casting="unsafe")
+        np.add(key, symbols[start:start + CHUNK], out=key, casting="unsafe")
+        out += np.bincount(key, minlength=cells)
     return out.reshape(n_context, alphabet)
 
 
@@ -162,8 +168,8 @@ def row_trailing_zeros(values: np.ndarray, rows, width: int) -> np.ndarray:
     rows of a narrower float inside a wider one have their low mantissa bits all zero."""
     out, start = [], 0
     for count, length in rows:
-        either = np.bitwise_or.reduce(values[start:start + count * length].reshape(count, length).astype(np.int64),
-                                      axis=1)
+        either = np.bitwise_or.reduce(values[start:start + count * length].reshape(count, length), axis=1)
+        either = either.astype(np.int64)
         lowest = either & -either
         out.append(np.where(either == 0, width, np.log2(np.maximum(lowest, 1))).astype(np.uint8))
         start += count * length
@@ -213,11 +219,12 @@ def plan(stream: Stream, decoded: dict[str, np.ndarray]) -> Plan:
     """The cheapest way to code ``stream`` given the streams a decoder has before it."""
     symbols, alphabet, position = symbols_and_alphabet(stream)
     n = symbols.size
-    options = {"none": (None, 1)}
+    options: dict = {}
     if position is not None:
         options["byte"] = (position, int(position.max()) + 1)
     options.update(candidates(stream, decoded, alphabet) if stream.nsymbols is not None else {})
-    best = None
+    options["none"] = (None, 1)  # last: its counts are the marginal of any other's
+    best, marginal = None, None
     for name, option in options.items():
         row_values, side = None, 0.0
         if option is None:  # a row context
@@ -228,7 +235,10 @@ def plan(stream: Stream, decoded: dict[str, np.ndarray]) -> Plan:
             side = _group_bits(row_counts, n_values, len(row_values)).sum() + _flush_bits(row_counts)
         else:
             values, n_values = option
-        threshold, bits = best_threshold(joint_counts(values, symbols, n_values, alphabet), alphabet, n)
+        joint = marginal if name == "none" and marginal is not None else joint_counts(values, symbols, n_values,
+                                                                                       alphabet)
+        marginal = joint.sum(axis=0, keepdims=True)
+        threshold, bits = best_threshold(joint, alphabet, n)
         bits += side + CHOICE_BITS
         if best is None or bits < best.bits:
             best = Plan(name, values, threshold, float(bits), row_values)
