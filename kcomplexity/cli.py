@@ -114,9 +114,13 @@ def add_analyse_parser(subparsers) -> None:
               kcomplexity analyse runs/baseline -e 'raw|zstd-3' -e 'bitplanes8|bdm2d' --min-ndim 2 --out r.parquet
               kcomplexity analyse runs/ --per model -e 'raw|lzma-9' --delta --out runs.csv --workers 2
               kcomplexity analyse runs/baseline --dask tcp://scheduler:8786 --out r.parquet
+              kcomplexity analyse hf:EleutherAI/pythia-70m --revisions step0,step1000,step143000 --out p.csv
             """),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source", metavar="SERIES", help="series directory, parent of series directories, or a glob")
+    p.add_argument("source", metavar="SERIES", help="series directory, parent of series directories, a glob, or "
+                   "hf:ORG/NAME[@REVISION] (a revision glob such as @step* is a series)")
+    p.add_argument("--revisions", metavar="REV,REV,...",
+                   help="with an hf: source: these revisions as a series (steps read from their names)")
     _add_selection_options(p)
     p.add_argument("--out", metavar="FILE", required=True, help="output table: .parquet or .csv")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="local worker processes (default 1)")
@@ -138,10 +142,11 @@ def run_analyse(args) -> int:
     from .analysis.executors import connect_dask
 
     _check_out(args.out)
+    source = _with_revisions(args.source, args.revisions)
     cache = False if args.no_cache else (args.cache or True)
     client = connect_dask(args.dask, args.connect_timeout) if args.dask else None
     try:
-        df = analyse(args.source, estimators=args.estimators, per=args.per, workers=args.workers,
+        df = analyse(source, estimators=args.estimators, per=args.per, workers=args.workers,
                      executor=client, cache=cache, include=args.include, exclude=args.exclude,
                      min_ndim=args.min_ndim, delta=args.delta, progress=_progress_enabled(args),
                      allow_nonfinite=args.allow_nonfinite, sparsity=args.sparsity)
@@ -151,6 +156,15 @@ def run_analyse(args) -> int:
     write_table(df, args.out)
     print(f"wrote {len(df)} rows to {args.out}", file=sys.stderr)
     return 0
+
+
+def _with_revisions(source: str, revisions: str | None) -> str:
+    """``hf:ORG/NAME`` and ``--revisions a,b`` -> ``hf:ORG/NAME@a,b``."""
+    if revisions is None:
+        return source
+    if not source.startswith("hf:") or "@" in source:
+        raise InputError(f"--revisions applies to an hf:ORG/NAME source without @REVISION, got {source!r}")
+    return f"{source}@{revisions}"
 
 
 def _add_sparsity_option(p) -> None:

@@ -44,3 +44,26 @@ class CacheRecoveredWarning(UserWarning):
 class BDMSaturationWarning(UserWarning):
     """A BDM sum has more blocks than there are distinct blocks: its value grows only
     logarithmically with size there (see ``details["saturation"]``)."""
+
+
+class MissingExtraError(KComplexityError, ImportError):
+    """An optional dependency (a ``pip install 'kcomplexity[EXTRA]'`` extra) is not installed."""
+
+
+TORCH_CPU_HINT = ("; torch's CPU build: pip install torch --index-url https://download.pytorch.org/whl/cpu")
+
+
+def require(module: str, extra: str, purpose: str):
+    """Import ``module``, or raise MissingExtraError naming the extra that installs it.
+
+    >>> require("json", "core", "reading JSON").__name__
+    'json'
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        hint = TORCH_CPU_HINT if module.split(".")[0] == "torch" else ""
+        raise MissingExtraError(f"{purpose} needs {module.split('.')[0]}, which is not installed ({exc}): "
+                                f"pip install 'kcomplexity[{extra}]'{hint}") from None

@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from ..arrays import as_array, check_dense, dtype_name, is_module, is_torch
-from ..errors import InputError, SkippedTensorsWarning, SourceError, UnsafePickleError
+from ..errors import InputError, SkippedTensorsWarning, SourceError, UnsafePickleError, require
+from . import hub
+from .checkpoint import Checkpoint
 from .torch_zip import check_torch_zip
 
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
@@ -46,26 +48,6 @@ def to_numpy(x) -> np.ndarray:
     if isinstance(x, np.ndarray):
         return x
     return as_array(x, allow_nonfinite=True)
-
-
-class Checkpoint:
-    """Base class: a named collection of tensors read one at a time. ``info()`` lists them in
-    the source's own order; ``carries_order`` is False where that order means nothing."""
-    metadata: dict
-    carries_order = True
-
-    def __init__(self, label: str):
-        self.label, self.metadata = label, {}
-
-    def info(self) -> dict[str, tuple[str, tuple]]:
-        raise NotImplementedError
-
-    def read(self, name: str) -> np.ndarray:
-        raise NotImplementedError
-
-    def _missing(self, name: str) -> SourceError:
-        return SourceError(f"{self.label}: no tensor named {name!r}; it has {len(self.info())} "
-                           f"tensors, e.g. {list(self.info())[:5]}")
 
 
 class MemoryCheckpoint(Checkpoint):
@@ -158,6 +140,8 @@ class SafetensorsCheckpoint(Checkpoint):
         if name not in self._where:
             raise self._missing(name)
         framework = "np" if self._info[name][0] in NUMPY_READABLE else "pt"  # e.g. float8
+        if framework == "pt":
+            require("torch", "torch", f"reading {self._info[name][0]} tensor {name!r}")
         with _safe_open(self._where[name], framework) as handle:
             tensor = handle.get_tensor(name)
         try:
@@ -255,7 +239,7 @@ class TorchCheckpoint(MemoryCheckpoint):
 
 def torch_load(path) -> object:
     """``torch.load`` restricted to tensors and plain containers; never runs pickled code."""
-    import torch
+    torch = require("torch", "torch", f"reading {Path(path).name}")
 
     check_torch_zip(path)
     try:
@@ -410,7 +394,7 @@ def open_path(path) -> Checkpoint:
 
 
 def _open_path(path) -> Checkpoint:
-    p = Path(path)
+    p = hub.resolve(path) if hub.is_hub(path) else Path(path)
     if not p.exists():
         raise SourceError(f"{p}: no such file or directory")
     if p.is_dir():

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SkippedTensorsWarning, SourceError
+from . import hub
 from .readers import FILE_SUFFIXES, Checkpoint, is_checkpoint_dir, open_cached, open_source, path_errors
 from .selection import natural_key
 
@@ -148,8 +149,9 @@ def _assign_steps(refs: list[CheckpointRef], steps) -> None:
         ref.step = as_step(step, f"steps= for checkpoint {ref.name}")
 
 
-def _series_from_paths(paths: list[Path], series: str | None, steps, records: list[dict]) -> list[CheckpointRef]:
-    refs = [CheckpointRef(p.name, os.path.abspath(p), series=series) for p in paths]
+def _series_from_paths(paths: list[Path], series: str | None, steps, records: list[dict],
+                       names: list[str] | None = None) -> list[CheckpointRef]:
+    refs = [CheckpointRef(n, os.path.abspath(p), series=series) for n, p in zip(names or [p.name for p in paths], paths)]
     if steps is not None:
         _assign_steps(refs, steps)
     else:
@@ -200,6 +202,9 @@ def discover(source, steps=None, buffers: bool = False) -> list[CheckpointRef]:
 def _discover(source, steps, buffers: bool) -> list[CheckpointRef]:
     if steps is not None and not isinstance(steps, (list, tuple, range)):
         raise SourceError(f"steps= takes a list of integers, one per checkpoint, got {type(steps).__name__}")
+    if hub.is_hub(source) or isinstance(source, (list, tuple)) and source and all(hub.is_hub(s) for s in source):
+        named = [pair for s in ([source] if hub.is_hub(source) else source) for pair in hub.series(s)]
+        return _series_from_paths([p for _, p in named], None, steps, [], [n for n, _ in named])
     if isinstance(source, (list, tuple)):
         if not source:
             raise SourceError("an empty list of checkpoints was given")

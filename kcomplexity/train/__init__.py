@@ -3,6 +3,10 @@
 >>> from kcomplexity.train import train, QAT
 >>> result = train("mlp", QAT(bits=4), epochs=2, out="runs/qat4")  # doctest: +SKIP
 """
+from ..errors import require
+
+require("torch", "torch", "kcomplexity.train")
+
 from .data import Split, load_digits_split
 from .loop import METRICS_FILE, TrainResult, checkpoint_name, evaluate, train
 from .methods import QAT, Baseline, Method, Momos, Prune, fake_quantize

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InputError, SourceError
+from ..errors import InputError, SourceError, require
 
 LEGACY_LEAVES = {"gamma": "weight", "beta": "bias"}
 
@@ -22,12 +22,8 @@ def is_hf_config(path: Path) -> bool:
 
 
 def _transformers():
-    try:
-        import transformers
-    except ImportError as exc:
-        raise InputError(f"building a model from config.json needs transformers ({exc}): "
-                         "pip install 'kcomplexity[hf]'") from None
-    return transformers
+    require("torch", "hf", "building a model from config.json")
+    return require("transformers", "hf", "building a model from config.json")
 
 
 def hf_model(path: Path):

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ..arrays import as_array, is_module, to_float
-from ..errors import InputError
-from ..io import Weights, load
+from ..errors import InputError, require
+from ..io import Weights, hub, load
 from ..io.readers import is_checkpoint_dir
 from ._architectures import align, hf_model, is_hf_config, timm_model
 from ._init_rules import DEFAULT_INIT, ReferenceGuessWarning, by_name_rules, check_init, draw, tensor_kind
@@ -72,7 +72,7 @@ def initialise(source, seed: int = 0, init: str = DEFAULT_INIT) -> Reference:
         if _is_hf_model(source):
             return _from_hf(_seeded(lambda: type(source)(source.config), seed), None, init, rng)
         return Reference(_reset_module(source, seed, init, rng), "module")
-    path, names = _path_and_names(source)
+    path, names = _path_and_names(hub.resolve(source) if hub.is_hub(source) else source)
     if path is not None and is_hf_config(path):
         reference = _from_hf(_seeded(lambda: hf_model(path), seed), path, init, rng)
         return reference if names is None else _restrict(reference, names)
@@ -106,7 +106,7 @@ def _is_hf_model(module) -> bool:
 
 
 def _seeded(build, seed: int):
-    import torch
+    torch = require("torch", "torch", "a random_init reference from an architecture")
 
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)

@@ -1,0 +1,26 @@
+"""The reader interface every source implements: named tensors, listed without reading, read one at a time."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SourceError
+
+
+class Checkpoint:
+    """Base class: a named collection of tensors read one at a time. ``info()`` lists them in
+    the source's own order; ``carries_order`` is False where that order means nothing."""
+    metadata: dict
+    carries_order = True
+
+    def __init__(self, label: str):
+        self.label, self.metadata = label, {}
+
+    def info(self) -> dict[str, tuple[str, tuple]]:
+        raise NotImplementedError
+
+    def read(self, name: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def _missing(self, name: str) -> SourceError:
+        return SourceError(f"{self.label}: no tensor named {name!r}; it has {len(self.info())} "
+                           f"tensors, e.g. {list(self.info())[:5]}")
