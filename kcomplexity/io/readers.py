@@ -6,8 +6,9 @@ numpy array (bfloat16 as the ml_dtypes dtype, bit-exact), ``metadata`` holds
 scalars such as Lightning's ``epoch`` and ``global_step``.
 
 Formats: ``.safetensors`` (``safe_open``, one tensor at a time), ``.pt``/``.pth``/
-``.bin``/``.ckpt`` (``torch.load(weights_only=True, mmap=True)`` only), ``.npz``,
-``.npy``, Hugging Face directories (``model.safetensors`` or shards listed in
+``.bin``/``.ckpt`` (``torch.load(weights_only=True, mmap=True)`` only; needs torch), ``.npz``,
+``.npy``, ``.gguf`` (``io.gguf``), ``.onnx`` (``io.onnx``), ``hf:ORG/NAME[@REV]`` (``io.hub``),
+Hugging Face directories (``model.safetensors`` or shards listed in
 ``model.safetensors.index.json``), ``nn.Module``, state dicts and dicts of arrays.
 """
 from __future__ import annotations
@@ -28,10 +29,12 @@ from ..arrays import as_array, check_dense, dtype_name, is_module, is_torch
 from ..errors import InputError, SkippedTensorsWarning, SourceError, UnsafePickleError, require
 from . import hub
 from .checkpoint import Checkpoint
+from .gguf import GGUFCheckpoint
+from .onnx import OnnxCheckpoint
 from .torch_zip import check_torch_zip
 
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
-FILE_SUFFIXES = (".safetensors", ".npz", ".npy") + TORCH_SUFFIXES
+FILE_SUFFIXES = (".safetensors", ".npz", ".npy", ".gguf", ".onnx") + TORCH_SUFFIXES
 HF_INDEX = "model.safetensors.index.json"
 HF_SINGLE = ("model.safetensors", "pytorch_model.bin")
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
@@ -409,6 +412,10 @@ def _open_path(path) -> Checkpoint:
         return NpzCheckpoint(p)
     if suffix in TORCH_SUFFIXES:
         return TorchCheckpoint(p)
+    if suffix == ".gguf":
+        return GGUFCheckpoint(p)
+    if suffix == ".onnx":
+        return OnnxCheckpoint(p)
     raise SourceError(f"{p}: unknown checkpoint format {suffix!r}; supported: {', '.join(FILE_SUFFIXES)} "
                       "and Hugging Face model directories")
 
