@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+torch = pytest.importorskip("torch")  # torch-free CI (.ci/run) skips this module
 from sklearn.datasets import load_digits
 from torch import nn
 

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kcomplexity.cli import main
+pytest.importorskip("torch")  # torch-free CI (.ci/run) skips this module
+pytest.importorskip("sklearn")
+from kcomplexity.cli import main  # noqa: E402
 from kcomplexity.demo import findings
 from kcomplexity.demo.app import (ESTIMATORS, MODEL_ESTIMATORS, RANDOM_INIT_SEEDS, TENSOR_ESTIMATORS,
                                    TRAIN_SEEDS, Plan, Run, plan_runs)

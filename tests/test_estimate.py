@@ -2,7 +2,7 @@
 import ml_dtypes
 import numpy as np
 import pytest
-import torch
+torch = pytest.importorskip("torch")  # torch-free CI (.ci/run) skips this module
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 

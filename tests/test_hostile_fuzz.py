@@ -16,7 +16,7 @@ import zipfile
 
 import numpy as np
 import pytest
-import torch
+torch = pytest.importorskip("torch")  # torch-free CI (.ci/run) skips this module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save_file

@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 import pytest
-import torch
+torch = pytest.importorskip("torch")  # torch-free CI (.ci/run) skips this module
 from safetensors.torch import save_file
 
 from kcomplexity.errors import SourceError

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 import pytest
-import torch
+torch = pytest.importorskip("torch")  # torch-free CI (.ci/run) skips this module
 from torch import nn
 
 from kcomplexity.errors import InputError
