@@ -2,8 +2,13 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# A second environment without torch: the core (arrays, safetensors, npz, HF folders, hf:, GGUF, ONNX)
+CORE_VENV  := .venv-core
+CORE_PY    := $(CORE_VENV)/bin/python
+CORE_STAMP := $(CORE_VENV)/.installed
+CORE_MIN_PASSED ?= 600
 
-.PHONY: setup test demo bench docs clean
+.PHONY: setup test test-core demo bench docs clean
 
 setup: $(STAMP)
 
@@ -13,8 +18,21 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
+$(CORE_STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_PY) -m pip install --quiet --upgrade "pip>=24" -c constraints.txt
+	$(CORE_PY) -m pip install --quiet -c constraints.txt -e ".[test-core]"
+	@if $(CORE_PY) -c "import torch" 2>/dev/null; then echo "torch got into $(CORE_VENV)"; exit 1; fi
+	touch $(CORE_STAMP)
+
 test: setup
 	$(PY) -m pytest -q
+
+# The modules that need torch skip themselves; at least CORE_MIN_PASSED tests must pass here.
+test-core: $(CORE_STAMP)
+	$(CORE_PY) -m pytest -q -p no:cacheprovider --basetemp=$(CORE_VENV)/pytest-tmp \
+		--ignore=kcomplexity/train --ignore=kcomplexity/demo --junitxml=$(CORE_VENV)/junit.xml
+	$(CORE_PY) .ci/min_passed.py $(CORE_VENV)/junit.xml $(CORE_MIN_PASSED)
 
 demo: setup
 	$(VENV)/bin/kcomplexity demo --out report
@@ -26,4 +44,4 @@ bench: setup
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) report .pytest_cache
+	rm -rf $(VENV) $(CORE_VENV) report .pytest_cache

@@ -69,13 +69,20 @@ def add_estimate_parser(subparsers) -> None:
         description="Estimate K(w) of every selected tensor of one checkpoint and print a table.",
         epilog="example:\n  kcomplexity estimate model.safetensors -e 'raw|zstd-19' -e 'q8|lzma-9' --min-ndim 2",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source", metavar="FILE_OR_DIR", help=".safetensors/.pt/.pth/.ckpt/.npz file or a model directory")
+    p.add_argument("source", metavar="FILE_OR_DIR", help=".safetensors/.pt/.pth/.ckpt/.npz/.gguf/.onnx file, a model "
+                   "directory or hf:ORG/NAME[@REVISION]")
     _add_selection_options(p)
+    _add_dtypes_option(p)
     p.add_argument("--out", metavar="FILE", help="also write the table (.parquet or .csv)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
     _add_nonfinite_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_estimate)
+
+
+def _add_dtypes_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all-dtypes", action="store_true",
+                   help="also measure integer and bool tensors (e.g. a GGUF file's NAME@Q4_0-codes blocks)")
 
 
 def _add_nonfinite_option(p: argparse.ArgumentParser) -> None:
@@ -96,7 +103,8 @@ def run_estimate(args) -> int:
 
     _check_out(args.out)
     df = analyse(args.source, estimators=args.estimators, per=args.per, include=args.include,
-                 exclude=args.exclude, min_ndim=args.min_ndim, cache=not args.no_cache,
+                 exclude=args.exclude, min_ndim=args.min_ndim, floats_only=not args.all_dtypes,
+                 cache=not args.no_cache,
                  progress=_progress_enabled(args), allow_nonfinite=args.allow_nonfinite)
     _print_table(df)
     if args.out:
@@ -122,6 +130,7 @@ def add_analyse_parser(subparsers) -> None:
     p.add_argument("--revisions", metavar="REV,REV,...",
                    help="with an hf: source: these revisions as a series (steps read from their names)")
     _add_selection_options(p)
+    _add_dtypes_option(p)
     p.add_argument("--out", metavar="FILE", required=True, help="output table: .parquet or .csv")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="local worker processes (default 1)")
     p.add_argument("--dask", metavar="ADDR", help="Dask scheduler address, e.g. tcp://host:8786")
@@ -148,7 +157,8 @@ def run_analyse(args) -> int:
     try:
         df = analyse(source, estimators=args.estimators, per=args.per, workers=args.workers,
                      executor=client, cache=cache, include=args.include, exclude=args.exclude,
-                     min_ndim=args.min_ndim, delta=args.delta, progress=_progress_enabled(args),
+                     min_ndim=args.min_ndim, floats_only=not args.all_dtypes, delta=args.delta,
+                     progress=_progress_enabled(args),
                      allow_nonfinite=args.allow_nonfinite, sparsity=args.sparsity)
     finally:
         if client is not None:

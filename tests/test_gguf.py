@@ -92,3 +92,19 @@ def test_a_truncated_file_is_refused_with_a_clear_error(model, tmp_path):
     cut.write_bytes(path.read_bytes()[:-600])
     with pytest.raises(SourceError, match="cut.gguf"):
         kc.load(cut)
+
+
+def test_workers_map_the_file_themselves_and_the_cli_measures_codes_with_all_dtypes(model, tmp_path, capsys):
+    from kcomplexity.cli import main
+
+    path, _ = model
+    one = kc.analyse(path, "raw|zstd-3", floats_only=False, cache=False, progress=False)
+    two = kc.analyse(path, "raw|zstd-3", floats_only=False, cache=False, progress=False, workers=2)
+    assert one["bits"].tolist() == two["bits"].tolist() and len(one) == 3 + 2 * 4
+    out = tmp_path / "codes.csv"
+    assert main(["estimate", str(path), "-e", "raw|zstd-3", "--all-dtypes", "--include", "*-codes", "--no-cache",
+                 "-q", "--out", str(out)]) == 0
+    import pandas as pd
+    table = pd.read_csv(out)
+    assert sorted(table["tensor"]) == sorted(f"blk.0.{q.lower()}.weight@{q}-codes" for q in ("Q8_0", "Q4_0", "Q4_K", "Q6_K"))
+    assert table.set_index("tensor")["bits"].to_dict() == one.set_index("tensor")["bits"][table["tensor"]].to_dict()

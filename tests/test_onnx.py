@@ -105,3 +105,16 @@ def test_raw_data_shorter_than_the_shape_is_refused(tmp_path):
     path.write_bytes(model.SerializeToString())
     with pytest.raises(SourceError, match="needs 4000000000000 bytes but holds 64"):
         kc.load(path)
+
+
+def test_workers_reparse_the_model_themselves(tmp_path):
+    rng = np.random.default_rng(2)
+    weights = {f"layer{i}.weight": rng.standard_normal((16, 16)).astype(np.float32) for i in range(3)}
+    for external in (False, True):
+        folder = tmp_path / str(external)
+        folder.mkdir()
+        path = save_onnx(folder / "m.onnx", weights, external)
+        one = kc.analyse(path, "raw|zstd-3", cache=False, progress=False)
+        two = kc.analyse(path, "raw|zstd-3", cache=False, progress=False, workers=2)
+        assert one["bits"].tolist() == two["bits"].tolist() == \
+            [kc.estimate(weights[n], "raw|zstd-3").bits for n in one["tensor"]]
