@@ -351,3 +351,113 @@ def test_series_metadata(tmp_path, metrics, state, deep):
     text = "[" * 100_000 + "]" * 100_000 if deep else json.dumps(metrics)
     (series / "metrics.json").write_text(text)
     attempt("series metadata (fuzz)", lambda: kc.analyse(series, cache=False, progress=False))
+
+
+# ---------------------------------------------------------------- GGUF, ONNX and hf: sources (issue 21)
+def _gguf_bytes() -> bytes:
+    gguf = pytest.importorskip("gguf")
+    from gguf.quants import quantize
+
+    path = fresh(__import__("pathlib").Path(__import__("tempfile").mkdtemp()), ".gguf")
+    w = np.linspace(-1, 1, 2 * 64, dtype=np.float32).reshape(2, 64)
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_uint32("general.alignment", 32)
+    writer.add_tensor("f32", w)
+    writer.add_tensor("bf16", w.view(np.uint32).__rshift__(16).astype(np.uint16).view(np.uint8).reshape(2, -1),
+                      raw_dtype=gguf.GGMLQuantizationType.BF16)
+    for q in (gguf.GGMLQuantizationType.Q8_0, gguf.GGMLQuantizationType.Q4_0):
+        writer.add_tensor(f"{q.name}.weight", quantize(w, q), raw_dtype=q)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path.read_bytes()
+
+
+@settings(FUZZ, max_examples=60)
+@given(edits=st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), min_size=1, max_size=6),
+       cut=st.none() | st.integers(0, 1200), huge=st.none() | st.tuples(st.integers(0, 400), HUGE))
+def test_gguf_header_bytes(tmp_path, edits, cut, huge):
+    """Counts, dims, types and offsets of a real GGUF file overwritten: success or a clear error."""
+    data = bytearray(_GGUF.setdefault("bytes", _gguf_bytes()))
+    for pos, byte in edits:
+        data[pos % len(data)] = byte
+    if huge is not None:
+        pos = huge[0] % (len(data) - 8)
+        data[pos:pos + 8] = struct.pack("<Q", huge[1] % 2**64)
+    path = fresh(tmp_path, ".gguf")
+    path.write_bytes(bytes(data[:cut] if cut is not None else data))
+    attempt("GGUF headers (fuzz)", lambda: analyse_file(path))
+
+
+_GGUF: dict = {}
+ONNX_LOCATIONS = st.sampled_from(["weights.data", "../weights.data", "/etc/passwd", "", ".", "sub/../weights.data",
+                                  "weights.data\x00x", "missing.data", "link.data"])
+ONNX_NUMBERS = st.sampled_from(["0", "4", "-4", "64", "x", "1e3", "18446744073709551616"]) | HUGE.map(str)
+
+
+@settings(FUZZ, max_examples=60)
+@given(location=ONNX_LOCATIONS, offset=st.none() | ONNX_NUMBERS, length=st.none() | ONNX_NUMBERS,
+       dims=st.lists(st.integers(0, 6) | st.integers(-2, -1) | HUGE, min_size=1, max_size=3),
+       edits=st.lists(st.tuples(st.integers(0, 300), st.integers(0, 255)), max_size=3))
+def test_onnx_external_data_and_bytes(tmp_path, location, offset, length, dims, edits):
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+
+    folder = fresh(tmp_path, "")
+    folder.mkdir()
+    (folder / "weights.data").write_bytes(np.arange(16, dtype=np.float32).tobytes())
+    (folder / "link.data").symlink_to(tmp_path / "outside.data")
+    (tmp_path / "outside.data").write_bytes(bytes(64))
+    t = numpy_helper.from_array(np.zeros(16, np.float32), "w")
+    t.ClearField("raw_data")
+    t.data_location = onnx.TensorProto.EXTERNAL
+    del t.dims[:]
+    t.dims.extend([d % 2**63 if d >= 0 else d for d in dims])
+    for key, value in (("location", location), ("offset", offset), ("length", length)):
+        if value is not None:
+            entry = t.external_data.add()
+            entry.key, entry.value = key, value
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x],
+                                                [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])],
+                                                initializer=[t]))
+    data = bytearray(model.SerializeToString())
+    for pos, byte in edits:
+        data[pos % len(data)] = byte
+    (folder / "m.onnx").write_bytes(bytes(data))
+    outcome, value = attempt("ONNX initializers (fuzz)", lambda: analyse_file(folder / "m.onnx"))
+    if outcome == "ok" and not edits:  # only the one file inside the folder, all 16 values, can be read
+        assert location in ("weights.data", "sub/../weights.data") and value["n_params"].sum() == 16
+
+
+HF_SPECS = st.text(st.sampled_from("ab-_./@*?,:\\~ \x00é1"), max_size=14).map(lambda s: "hf:" + s)
+HF_REFS = st.sampled_from(["", "0" * 40, "../../../../etc", "a" * 40 + "\n", "G" * 40, "0" * 40 + "/.."])
+HF_LINKS = st.sampled_from(["blob", "outside", "loop", "dangling", "dir-outside"])
+
+
+@settings(FUZZ, max_examples=60)
+@given(spec=HF_SPECS | st.sampled_from(["hf:org/m", "hf:org/m@main", "hf:org/m@*", "hf:org/m@main,dev"]),
+       ref=HF_REFS, link=HF_LINKS)
+def test_hf_specs_and_cache_layouts(tmp_path, monkeypatch, spec, ref, link):
+    """Offline (no network), on a hub cache whose refs and snapshot links are damaged."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cache = fresh(tmp_path, "-hub")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    repo = cache / "models--org--m"
+    snapshot = repo / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (repo / "blobs").mkdir()
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(ref)
+    save_file({"w": torch.arange(8.0)}, repo / "blobs" / "b1")
+    targets = {"blob": "../../blobs/b1", "outside": str(tmp_path / "x.safetensors"), "loop": "model.safetensors",
+               "dangling": "../../blobs/none", "dir-outside": str(tmp_path)}
+    save_file({"w": torch.arange(8.0)}, tmp_path / "x.safetensors")
+    name = "sub" if link == "dir-outside" else "model.safetensors"
+    if link == "dir-outside":
+        save_file({"w": torch.arange(8.0)}, snapshot / "model.safetensors")
+    (snapshot / name).symlink_to(targets[link])
+    outcome, _ = attempt("hf: sources (fuzz)", lambda: analyse_file(spec))
+    if outcome == "ok":  # only the intact layout reads, and only for the repository that is there
+        assert link == "blob" and spec.startswith("hf:org/m") and ref in ("0" * 40, "a" * 40 + "\n"[:0])

@@ -1,6 +1,8 @@
 """The reader interface every source implements: named tensors, listed without reading, read one at a time."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import SourceError
@@ -24,3 +26,12 @@ class Checkpoint:
     def _missing(self, name: str) -> SourceError:
         return SourceError(f"{self.label}: no tensor named {name!r}; it has {len(self.info())} "
                            f"tensors, e.g. {list(self.info())[:5]}")
+
+
+def inside(path: Path, root: Path) -> bool:
+    """True if ``path`` resolves (symlinks followed) inside the resolved ``root``; a link loop or a
+    name the OS refuses (NUL byte) counts as outside."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return False

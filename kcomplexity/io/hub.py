@@ -23,6 +23,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from ..errors import SourceError, require
+from .checkpoint import inside
 from .selection import natural_key
 
 PREFIX = "hf:"
@@ -174,9 +175,8 @@ def confined(folder: Path, root: Path) -> Path:
     top = root.resolve()
     for directory, dirs, files in os.walk(folder):  # does not descend into linked folders: each is checked
         for path in (Path(directory), *(Path(directory, n) for n in dirs + files)):
-            target = path.resolve()
-            if not target.is_relative_to(top):
-                raise SourceError(f"{path}: resolves to {target}, outside the repository's cache folder {top}; "
+            if not inside(path, top):
+                raise SourceError(f"{path}: a link that leaves the repository's cache folder {top} (or loops); "
                                   "refused. Delete the snapshot and download it again")
     return folder
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..arrays import dtype_name
 from ..errors import SourceError, require
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, inside
 
 
 class OnnxCheckpoint(Checkpoint):
@@ -71,8 +71,8 @@ class OnnxCheckpoint(Checkpoint):
         """The data file and offset of an external initializer, checked to hold exactly ``nbytes``."""
         where = {e.key: e.value for e in t.external_data}
         location = where.get("location", "")
-        file = (self.folder / location).resolve()
-        if not location or Path(location).is_absolute() or not file.is_relative_to(self.folder):
+        file = self.folder / location
+        if not location or Path(location).is_absolute() or not inside(file, self.folder):
             raise SourceError(f"{self.path}: initializer {t.name!r} keeps its data at {location!r}, outside the "
                               "model's folder; refused. External data lives beside the .onnx file")
         if not file.is_file():
