@@ -106,7 +106,7 @@ def _is_hf_model(module) -> bool:
 
 
 def _seeded(build, seed: int):
-    torch = require("torch", "torch", "a random_init reference from an architecture")
+    torch = require("torch", "hf", "a random_init reference built from an architecture")
 
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
