@@ -13,13 +13,16 @@ Hugging Face directories (``model.safetensors`` or shards listed in
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
+import stat
 import warnings
-import zipfile
+from collections import OrderedDict
 from collections.abc import Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,10 +31,11 @@ import numpy as np
 from ..arrays import as_array, check_dense, dtype_name, is_module, is_torch
 from ..errors import InputError, SkippedTensorsWarning, SourceError, UnsafePickleError, require
 from . import hub
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, inside
 from .gguf import GGUFCheckpoint
 from .onnx import OnnxCheckpoint
 from .torch_zip import check_torch_zip
+from .zip_members import ZipMember, zip_members
 
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 FILE_SUFFIXES = (".safetensors", ".npz", ".npy", ".gguf", ".onnx") + TORCH_SUFFIXES
@@ -121,23 +125,46 @@ def _check_fits(label: str, name: str, value) -> None:
 
 
 class SafetensorsCheckpoint(Checkpoint):
-    """One or several ``.safetensors`` files (HF shards); tensors read lazily with ``safe_open``."""
-    carries_order = False  # the header is a name-keyed table
+    """One or several ``.safetensors`` files (HF shards); tensors read lazily with ``safe_open``.
 
-    def __init__(self, files: list[Path], label: str):
+    ``weight_map`` (a shard index: name -> shard file) names the one file each tensor is
+    read from; a tensor found in another shard too, or in no index entry, is left out with
+    a warning. Open handles are kept (a few at a time), so reading stays linear in the count.
+    """
+    carries_order = False  # the header is a name-keyed table
+    OPEN_HANDLES = 8
+
+    def __init__(self, files: list[Path], label: str, weight_map: dict | None = None):
         super().__init__(label)
-        self.files, self._where, self._info = [str(f) for f in files], {}, {}
-        for f in self.files:
-            with _safe_open(f) as handle:
-                self.metadata.update(_scalars(handle.metadata() or {}))
-                for name in handle.keys():
-                    sl = handle.get_slice(name)
-                    self._where[name] = f
-                    dtype = sl.get_dtype()
-                    self._info[name] = (SAFETENSORS_DTYPES.get(dtype, dtype.lower()), tuple(sl.get_shape()))
+        self.files, self._where, self._info, self._handles = [str(f) for f in files], {}, {}, OrderedDict()
+        ignored = []
+        for path, f in zip(files, self.files):
+            handle = self._handle(f)
+            self.metadata.update(_scalars(handle.metadata() or {}))
+            for name in handle.keys():
+                if weight_map is not None and weight_map.get(name) != path.name:
+                    ignored.append(name)
+                    continue
+                sl = handle.get_slice(name)
+                self._where[name] = f
+                self._info[name] = (_safetensors_dtype(sl.get_dtype(), f, name), tuple(sl.get_shape()))
+        if weight_map is not None:
+            _check_index(label, weight_map, self._where, ignored)
+
+    def __getstate__(self):
+        return {**self.__dict__, "_handles": OrderedDict()}
 
     def info(self):
         return dict(self._info)
+
+    def _handle(self, path: str, framework: str = "np"):
+        key = (path, framework)
+        if key not in self._handles:
+            if len(self._handles) >= self.OPEN_HANDLES:
+                self._handles.popitem(last=False)
+            self._handles[key] = _safe_open(path, framework)
+        self._handles.move_to_end(key)
+        return self._handles[key]
 
     def read(self, name):
         if name not in self._where:
@@ -145,12 +172,31 @@ class SafetensorsCheckpoint(Checkpoint):
         framework = "np" if self._info[name][0] in NUMPY_READABLE else "pt"  # e.g. float8
         if framework == "pt":
             require("torch", "torch", f"reading {self._info[name][0]} tensor {name!r}")
-        with _safe_open(self._where[name], framework) as handle:
-            tensor = handle.get_tensor(name)
+        tensor = self._handle(self._where[name], framework).get_tensor(name)
         try:
             return to_numpy(tensor)
         except InputError as exc:
             raise SourceError(f"{exc}; or leave tensor {name!r} out (exclude=...)") from None
+
+
+def _safetensors_dtype(code: str, path: str, name: str) -> str:
+    """The dtype name of a safetensors dtype code; SourceError for codes no estimator reads (F4, F6_*)."""
+    if code not in SAFETENSORS_DTYPES:
+        raise SourceError(f"{path}: tensor {name!r} has dtype {code}, which is not supported (supported: "
+                          f"{', '.join(SAFETENSORS_DTYPES)}); leave it out or convert it to float16/bfloat16")
+    return SAFETENSORS_DTYPES[code]
+
+
+def _check_index(label: str, weight_map: dict, found: dict, ignored: list[str]) -> None:
+    """Every indexed tensor was found in its shard; tensors elsewhere are reported, not read."""
+    missing = [n for n in weight_map if n not in found]
+    if missing:
+        raise SourceError(f"{label}: {len(missing)} tensor(s) listed in {HF_INDEX} are not in the shard it names "
+                          f"(e.g. {missing[:3]}); the index and the shards disagree: re-download or re-save them")
+    if ignored:
+        warnings.warn(f"{label}: {len(ignored)} tensor(s) found in a shard that {HF_INDEX} does not name for them "
+                      f"were left out (e.g. {ignored[:3]}); each tensor is read from the shard its index names",
+                      SkippedTensorsWarning, stacklevel=5)
 
 
 def _safe_open(path: str, framework: str = "np"):
@@ -165,23 +211,31 @@ def _safe_open(path: str, framework: str = "np"):
 
 
 class NpzCheckpoint(Checkpoint):
-    """``.npz`` archive (or a single ``.npy``): arrays read one at a time."""
+    """``.npz`` archive (or a single ``.npy``): arrays read one at a time.
+
+    Zip members are read from their own bytes (``zip_members``), never decompressed past
+    the size their ``.npy`` header claims; the archive's directory is read once.
+    """
 
     def __init__(self, path: Path):
         super().__init__(str(path))
-        self.path = str(path)
+        self.path, self._layout = str(path), {}
         try:
             if self.path.endswith(".npy"):
                 with open(self.path, "rb") as f:
-                    self._info = {Path(self.path).stem: _npy_header(f, os.path.getsize(self.path), self.path)}
+                    self._layout[Path(self.path).stem] = _npy_header(f, os.path.getsize(self.path), self.path)
             else:
-                with zipfile.ZipFile(self.path) as z:
-                    self._info = {m[:-4]: _npy_member(z, m) for m in z.namelist() if m.endswith(".npy")}
+                self._members = zip_members(self.path)
+                with open(self.path, "rb") as f:
+                    for name, m in self._members.items():
+                        head = io.BytesIO(m.read(f, NPY_HEADER_MAX))
+                        self._layout[name] = _npy_header(head, m.size, f"{self.path}: member {m.name}")
         except SourceError:
             raise
         except Exception as exc:  # numpy parses the header with ast/tokenize: many error types
             raise SourceError(f"{self.path}: not a readable numpy file ({type(exc).__name__}: {str(exc)[:200]}); "
                               "it may be truncated or corrupt: re-save it with numpy.save or numpy.savez") from None
+        self._info = {name: (dtype_name(lay.dtype), lay.shape) for name, lay in self._layout.items()}
 
     def info(self):
         return dict(self._info)
@@ -195,28 +249,47 @@ class NpzCheckpoint(Checkpoint):
         try:
             if self.path.endswith(".npy"):
                 return np.load(self.path, allow_pickle=False)
-            with np.load(self.path, allow_pickle=False) as z:
-                return z[name]
+            return self._read_member(self._members[name], self._layout[name])
+        except SourceError:
+            raise
         except Exception as exc:  # a member may be damaged behind a valid header
             raise SourceError(f"{self.path}: array {name!r} cannot be read ({type(exc).__name__}: "
                               f"{str(exc)[:200]}); re-save it") from None
 
+    def _read_member(self, member: ZipMember, layout: "NpyLayout") -> np.ndarray:
+        """The array of one member: its header's bytes and the data they claim, nothing past them."""
+        count = int(np.prod(layout.shape, dtype=object))
+        with open(self.path, "rb") as f:
+            data = member.read(f, layout.offset + count * layout.dtype.itemsize)
+        arr = np.frombuffer(data, layout.dtype, count, offset=layout.offset)
+        return arr.reshape(layout.shape[::-1]).T if layout.fortran else arr.reshape(layout.shape)
 
-def _npy_member(z: zipfile.ZipFile, member: str) -> tuple[str, tuple]:
-    with z.open(member) as f:
-        return _npy_header(f, z.getinfo(member).file_size, f"{z.filename}: member {member}")
+
+@dataclass(frozen=True)
+class NpyLayout:
+    """Where an ``.npy`` stream's data starts, and the dtype, shape and order its header gives."""
+    dtype: np.dtype
+    shape: tuple
+    fortran: bool
+    offset: int
 
 
-def _npy_header(f, size: int, label: str) -> tuple[str, tuple]:
-    """``(dtype, shape)`` of an ``.npy`` stream of ``size`` bytes; refuses a header claiming more data than it holds."""
+NPY_HEADER_MAX = 1 << 16  # numpy itself refuses headers over 10,000 bytes
+_HEADER_READERS = {1: np.lib.format.read_array_header_1_0, 2: np.lib.format.read_array_header_2_0,
+                   3: np.lib.format.read_array_header_2_0}
+
+
+def _npy_header(f, size: int, label: str) -> NpyLayout:
+    """The layout of an ``.npy`` stream of ``size`` bytes; refuses a header claiming more data than it holds."""
     major, _ = np.lib.format.read_magic(f)
-    read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-    shape, _, dtype = read_header(f)
+    if major not in _HEADER_READERS:
+        raise SourceError(f"{label}: .npy format version {major} is not supported; re-save it with numpy.save")
+    shape, fortran, dtype = _HEADER_READERS[major](f)
     claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
     if dtype.kind != "O" and f.tell() + claimed > size:
         raise SourceError(f"{label} claims shape {shape} ({claimed} bytes) but holds {size - f.tell()}; "
                           "the file is corrupt or truncated: re-save it")
-    return dtype_name(dtype), tuple(shape)
+    return NpyLayout(dtype, tuple(shape), bool(fortran), f.tell())
 
 
 class TorchCheckpoint(MemoryCheckpoint):
@@ -277,7 +350,7 @@ def _split_checkpoint_dict(obj, label: str) -> tuple[dict, dict]:
 
 
 def _flatten(d: Mapping, prefix: str = "", label: str = "<memory>") -> dict:
-    out, in_lists = _flatten_into({}, d, prefix)
+    out, in_lists = _flatten_into({}, d, prefix, label)
     if in_lists:
         warnings.warn(f"{label}: {in_lists} tensor(s) inside lists or tuples were not read; only tensors in "
                       "(nested) dicts are measured. Put them in a dict to measure them",
@@ -292,14 +365,20 @@ def _is_tensor(v) -> bool:
     return hasattr(v, "shape") and hasattr(v, "dtype")
 
 
-def _flatten_into(out: dict, d: Mapping, prefix: str) -> tuple[dict, int]:
-    """Tensors of nested dicts under ``.``-joined names; also counts tensors found inside lists/tuples."""
+def _flatten_into(out: dict, d: Mapping, prefix: str, label: str) -> tuple[dict, int]:
+    """Tensors of nested dicts under ``.``-joined names; also counts tensors found inside lists/tuples.
+    Two tensors that end up with one name (``{"a.b": x, "a": {"b": y}}``) are a SourceError."""
     in_lists = 0
     for k, v in d.items():
         if isinstance(v, Mapping):
-            in_lists += _flatten_into(out, v, f"{prefix}{k}.")[1]
+            in_lists += _flatten_into(out, v, f"{prefix}{k}.", label)[1]
         elif _is_tensor(v):
-            out[f"{prefix}{k}"] = v
+            name = f"{prefix}{k}"
+            if name in out:
+                raise SourceError(f"{label}: two tensors are both named {name!r} once nested names are joined "
+                                  "with '.' (or keys differ only in type, e.g. 1 and '1'); rename one so every "
+                                  "tensor has its own name")
+            out[name] = v
         elif isinstance(v, (list, tuple)):
             in_lists += _count_tensors(v)
     return out, in_lists
@@ -330,27 +409,28 @@ def _scalars(d: Mapping) -> dict:
 
 def is_checkpoint_dir(path: Path) -> bool:
     """A Hugging Face-style model directory (one checkpoint, not a series)."""
-    return path.is_dir() and any((path / n).is_file() for n in (HF_INDEX, *HF_SINGLE))
+    return path.is_dir() and any((path / n).exists() for n in (HF_INDEX, *HF_SINGLE))
 
 
 def _open_model_dir(path: Path) -> Checkpoint:
-    if (path / HF_INDEX).is_file():
-        shards = _shards(path)
-        missing = [s for s in shards if not (path / s).is_file()]
+    if (path / HF_INDEX).exists():
+        weight_map = _weight_map(path)
+        shards = sorted(set(weight_map.values()))
+        missing = [s for s in shards if not (path / s).exists()]
         if missing:
             raise SourceError(f"{path}: shards listed in {HF_INDEX} are missing: {missing}; download them")
-        ckpt = SafetensorsCheckpoint([path / s for s in shards], str(path))
-    elif (path / "model.safetensors").is_file():
-        ckpt = SafetensorsCheckpoint([path / "model.safetensors"], str(path))
+        ckpt = SafetensorsCheckpoint([regular_file(path / s, path) for s in shards], str(path), weight_map)
+    elif (path / "model.safetensors").exists():
+        ckpt = SafetensorsCheckpoint([regular_file(path / "model.safetensors", path)], str(path))
     else:
-        ckpt = TorchCheckpoint(path / "pytorch_model.bin")
+        ckpt = TorchCheckpoint(regular_file(path / "pytorch_model.bin", path))
     ckpt.metadata.update(_trainer_state(path))
     return ckpt
 
 
-def _shards(path: Path) -> list[str]:
-    """Shard file names of a ``model.safetensors.index.json``; each must be a plain name inside ``path``."""
-    index = path / HF_INDEX
+def _weight_map(path: Path) -> dict[str, str]:
+    """The ``weight_map`` of a ``model.safetensors.index.json``: tensor name -> shard file inside ``path``."""
+    index = regular_file(path / HF_INDEX, path)
     try:
         weight_map = json.loads(index.read_text())["weight_map"]
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
@@ -358,12 +438,37 @@ def _shards(path: Path) -> list[str]:
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise SourceError(f"{index}: 'weight_map' must map tensor names to shard file names "
                           '({"layer.weight": "model-00001-of-00002.safetensors", ...}); fix the index')
-    shards = sorted(set(weight_map.values()))
-    outside = [s for s in shards if Path(s).is_absolute() or Path(s).name != s or s in ("", ".", "..")]
+    outside = [s for s in set(weight_map.values()) if Path(s).is_absolute() or Path(s).name != s
+               or s in ("", ".", "..")]
     if outside:
         raise SourceError(f"{index}: shards {outside[:3]} lie outside the model folder; refused. A shard index "
                           "names files inside its own folder")
-    return shards
+    return weight_map
+
+
+def regular_file(path: Path, folder: Path | None = None) -> Path:
+    """``path`` if it resolves to a regular file (inside ``folder``, when given), else SourceError.
+
+    Checked on the resolved path before anything opens it: a FIFO, device or socket would block
+    or never end, and a symlink out of a model folder escapes it. A Hugging Face cache snapshot
+    (``models--org--name/snapshots/REV``) may link into its own repository folder (``blobs/``).
+    """
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError) as exc:  # a link loop
+        raise SourceError(f"{path}: cannot be resolved ({exc}); refused. Replace the link with the file") from None
+    if folder is not None:
+        top = folder.resolve()
+        if not inside(real, top.parent.parent if top.parent.name == "snapshots" else top):
+            raise SourceError(f"{path}: links to {real}, outside the model folder {folder}; refused. Copy the "
+                              "file into the folder if you trust it")
+    mode = os.stat(real).st_mode
+    if not stat.S_ISREG(mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or
+                stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        raise SourceError(f"{path}: is {kind}{'' if real == path.absolute() else f' ({real})'}, not a checkpoint "
+                          "file; refused before opening it. Pass a regular file")
+    return path
 
 
 def _trainer_state(path: Path) -> dict:
@@ -406,6 +511,8 @@ def _open_path(path) -> Checkpoint:
                               "pytorch_model.bin); for a series of checkpoints use kcomplexity.analyse")
         return _open_model_dir(p)
     suffix = p.suffix.lower()
+    if suffix in FILE_SUFFIXES:
+        regular_file(p)
     if suffix == ".safetensors":
         return SafetensorsCheckpoint([p], str(p))
     if suffix in (".npz", ".npy"):
