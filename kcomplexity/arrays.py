@@ -54,6 +54,10 @@ def dtype_name(dtype) -> str:
 FLOAT_NAMES = tuple(dtype_name(d) for d in FLOAT_DTYPES)
 
 
+TORCH_NUMPY_DTYPES = frozenset("float16 float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 uint64 "
+                               "bool".split())  # torch dtypes that .numpy() turns into the same bits
+
+
 def _from_torch(t) -> np.ndarray:
     import torch  # only reached when a torch tensor is given
 
@@ -65,8 +69,9 @@ def _from_torch(t) -> np.ndarray:
         raise InputError(f"complex tensor ({t.dtype}) given: measure .real and .imag separately")
     if t.dtype == torch.bfloat16:
         return t.contiguous().view(torch.int16).numpy().view(BFLOAT16)
-    if t.dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
-        raise InputError(f"{t.dtype} tensors are not supported: cast to float16 or float32 first")
+    if dtype_name(t.dtype) not in TORCH_NUMPY_DTYPES:  # float8/float4 kinds, bits8, quantized, ...
+        raise InputError(f"{t.dtype} tensors are not supported (unsupported dtype): cast to float16 or float32 "
+                         "first, or leave them out")
     return t.contiguous().numpy()
 
 

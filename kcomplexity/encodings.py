@@ -7,6 +7,7 @@ Shape and dtype are treated as known to the decoder (they are the architecture).
 from __future__ import annotations
 
 import math
+import re
 from abc import abstractmethod
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -401,10 +402,9 @@ def _parse_quant_options(family: str, bits: int | None, options: list[str]) -> d
         elif opt == "minmax":
             kw["robust"] = None
         elif opt.startswith("p"):
-            try:
-                kw["robust"] = float(opt[1:])
-            except ValueError:
-                raise SpecError(f"bad clipping option {opt!r}: use e.g. '-p99.9'") from None
+            if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", opt[1:]):
+                raise SpecError(f"bad clipping option {opt!r}: use e.g. '-p99.9' (ASCII digits)")
+            kw["robust"] = float(opt[1:])
         elif opt == "tiled" and family == "bitplanes":
             kw["tiled"] = True
         else:
@@ -428,14 +428,15 @@ class Quantize(Encoding):
     lossless = False
 
     def __init__(self, bits: int = 8, scheme: str = "asym", robust: float | None = 99.9):
-        if not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 16:
+        if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 16:
             raise SpecError(f"quantisation bits must be an integer in 1..16, got {bits!r}")
         if scheme not in ("asym", "sym"):
             raise SpecError(f"quantisation scheme must be 'asym' or 'sym', got {scheme!r}")
         if scheme == "sym" and bits < 2:
             raise SpecError("symmetric quantisation needs bits >= 2 (Q = 2^(B-1) - 1 is 0 for B = 1)")
-        if robust is not None and not 0 < robust <= 100:
-            raise SpecError(f"robust clipping percentile must be in (0, 100], got {robust}")
+        if robust is not None and (isinstance(robust, bool) or not isinstance(robust, (int, float, np.number))
+                                   or not 0 < robust <= 100):
+            raise SpecError(f"robust clipping percentile must be a number in (0, 100] or None, got {robust!r}")
         self.bits, self.scheme = int(bits), scheme
         # p100 clips nothing: the same setting as minmax, so one spec ("-minmax") names both
         self.robust = None if scheme == "sym" or robust is None or robust == 100 else float(robust)

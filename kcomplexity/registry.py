@@ -64,7 +64,7 @@ def _resolve(text: str, table: dict, kind: str):
     head, *options = text.split("-")
     number = None
     if head not in table:
-        m = re.fullmatch(r"([a-z_][a-z0-9_]*?)(\d+)", head)
+        m = re.fullmatch(r"([a-z_][a-z0-9_]*?)([0-9]+)", head)
         if m and m.group(1) in table and len(m.group(2)) > 9:
             raise SpecError(f"{kind} {text[:20]!r}...: the number after {m.group(1)!r} has {len(m.group(2))} "
                             "digits; give a small integer such as 8")

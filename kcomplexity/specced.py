@@ -1,9 +1,22 @@
 """The shared base of encodings and coders: plain objects named by their spec text."""
 from __future__ import annotations
 
+import re
 from abc import ABC
 
 from .errors import SpecError
+
+
+def ascii_int(text: str) -> int | None:
+    """``text`` as a non-negative integer if it is ASCII digits only, else None.
+
+    Python's ``int`` also takes ``"1_9"`` (19), Arabic-Indic and full-width digits; a spec
+    or a step written that way is a lookalike, not a number.
+
+    >>> ascii_int("19"), ascii_int("1_9"), ascii_int("\u0661\u0669")
+    (19, None, None)
+    """
+    return int(text) if re.fullmatch(r"[0-9]+", text) else None
 
 
 class Specced(ABC):

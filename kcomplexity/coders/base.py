@@ -8,7 +8,7 @@ import numpy as np
 
 from ..encodings import Stream
 from ..errors import SpecError
-from ..specced import Specced
+from ..specced import Specced, ascii_int
 
 
 @dataclass
@@ -99,10 +99,9 @@ def parse_level(family: str, number: int | None, options: list[str], levels: ran
         raise SpecError(f"write the level as '{family}-L', e.g. '{family}-{default}'")
     if not options:
         return default
-    try:
-        level = int(options[0])
-    except ValueError:
-        raise SpecError(f"level of {family!r} must be an integer, got {options[0]!r}") from None
+    level = ascii_int(options[0])
+    if level is None:
+        raise SpecError(f"level of {family!r} must be an integer (ASCII digits), got {options[0]!r}")
     if level not in levels:
         raise SpecError(f"level {level} out of range for {family!r}: use {levels.start}..{levels.stop - 1}")
     return level

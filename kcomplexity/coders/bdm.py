@@ -40,6 +40,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..arrays import as_array, histogram
 from ..encodings import BitPlane, Stream
 from ..errors import BDMSaturationWarning, InputError, SpecError, TooSmall
+from ..specced import ascii_int
 from .base import Coded, Coder
 from .ctm import TABLES, load_table, no_table_message
 from .entropy import entropy_bits
@@ -527,8 +528,8 @@ class BDM(Coder):
             digits = opt[len(cls.tile_word):]
             if opt in PARTITIONS and "partition" not in kw:
                 kw["partition"] = opt
-            elif opt.startswith(cls.tile_word) and digits.isdigit() and "tile" not in kw:
-                kw["tile"] = int(digits)
+            elif opt.startswith(cls.tile_word) and ascii_int(digits) is not None and "tile" not in kw:
+                kw["tile"] = ascii_int(digits)
             else:
                 raise SpecError(f"unknown option {opt!r} for {cls.family!r}: write {cls.pattern}, "
                                 f"partition one of {', '.join(PARTITIONS)}")

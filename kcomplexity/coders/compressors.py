@@ -32,7 +32,7 @@ PROGRESS_PIECE = 8 << 20  # bytes fed at a time to a one-frame coder that report
 
 def chunk_size(option: str) -> int:
     """Bytes of a ``cSIZE`` option: ``"c64m"`` -> 67108864."""
-    m = re.fullmatch(r"c(\d+)([kmg]?)", option.lower())
+    m = re.fullmatch(r"c([0-9]+)([kmg]?)", option.lower())
     if not m:
         raise SpecError(f"bad chunk option {option!r}: write e.g. '-c64M' (K, M or G) or '-c1048576' (bytes)")
     size = int(m.group(1)) * SIZE_UNITS[m.group(2)]
@@ -73,7 +73,7 @@ class Compressor(Coder):
 
     @classmethod
     def from_spec(cls, number, options):
-        chunks = [o for o in options if re.fullmatch(r"c\d+[kmg]?", o.lower())]
+        chunks = [o for o in options if re.fullmatch(r"c[0-9]+[kmg]?", o.lower())]
         rest = [o for o in options if o not in chunks]
         if len(chunks) > 1:
             raise SpecError(f"{cls.family!r} takes one chunk option, got {chunks}")

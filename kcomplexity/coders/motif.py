@@ -30,6 +30,7 @@ import numpy as np
 from ..arrays import UINT_OF_SIZE, bit_patterns
 from ..encodings import Stream, cut_blocks, uncut_blocks
 from ..errors import InputError, SpecError
+from ..specced import ascii_int
 from .base import Coded, Coder
 from .compressors import Lzma
 from .entropy import entropy_bits, histogram_bits
@@ -115,10 +116,9 @@ class Motif(Coder):
         if number is not None and not options:
             return cls(number)
         if number is None and len(options) <= 1:
-            try:
-                return cls(int(options[0]) if options else 4)
-            except ValueError:
-                pass
+            size = ascii_int(options[0]) if options else 4
+            if size is not None:
+                return cls(size)
         raise SpecError("write the motif coder as 'motif-S' with an integer block size, e.g. 'motif-4'")
 
     def split(self, values: np.ndarray, segments: tuple[int, ...] | None = None) -> Mosaic:

@@ -16,7 +16,7 @@ from ..errors import InputError
 
 
 def natural_key(name: str) -> tuple:
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(re.split(r"([0-9]+)", name)))
 
 
 def _globs(value, what: str) -> tuple[str, ...] | None:

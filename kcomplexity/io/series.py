@@ -35,8 +35,9 @@ from .selection import natural_key
 
 METRICS_FILE = "metrics.json"
 STEP_PATTERNS = [re.compile(p, re.I) for p in (
-    r"(?:global_)?step[=_-]?(\d+)", r"checkpoint[=_-](\d+)", r"ckpt[=_-]?(\d+)", r"iter(?:ation)?[=_-]?(\d+)")]
-EPOCH_PATTERN = re.compile(r"epoch[=_-]?(\d+)", re.I)
+    r"(?:global_)?step[=_-]?([0-9]+)", r"checkpoint[=_-]([0-9]+)", r"ckpt[=_-]?([0-9]+)",
+    r"iter(?:ation)?[=_-]?([0-9]+)")]  # ASCII digits only: lookalikes are not step numbers
+EPOCH_PATTERN = re.compile(r"epoch[=_-]?([0-9]+)", re.I)
 METADATA_STEP_KEYS = ("global_step", "step")
 MAX_STEP = 2**63 - 1  # steps are stored as int64
 
