@@ -116,7 +116,11 @@ def _pool(fn, tasks, workers: int, on_progress=None) -> Iterator:
 
 
 def _futures(submit, as_completed, fn, tasks) -> Iterator:
-    index = {submit(fn, task): i for i, task in enumerate(tasks)}
+    try:
+        index = {submit(fn, task): i for i, task in enumerate(tasks)}
+    except RuntimeError as exc:  # concurrent.futures: "cannot schedule new futures after shutdown"
+        raise InputError(f"the executor does not take tasks ({exc}); pass one that is running "
+                         "(not shut down), or executor=None for local workers") from None
     try:
         for future in as_completed(list(index)):
             yield index[future], future.result()
@@ -136,7 +140,7 @@ def _dask(client, fn, tasks) -> Iterator:
 
 def _host_port(address: str) -> tuple[str, int]:
     """``tcp://host:port`` (or ``host:port``) -> (host, port); anything else is an InputError."""
-    m = re.fullmatch(r"(?:tcp://)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})", address.strip())
+    m = re.fullmatch(r"(?:tcp://)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})", address.strip())
     if not m or not 0 < int(m.group(2)) < 65536:
         raise InputError(f"{address[:80]!r} is not a Dask scheduler address: write tcp://HOST:PORT, "
                          "e.g. tcp://127.0.0.1:8786")
@@ -191,7 +195,8 @@ def connect_dask(address: str, timeout: float = CONNECT_TIMEOUT):
 
 
 def threads_per_task(workers: int, n_tasks: int, executor=None) -> int:
-    """Threads a task may use for a chunked coder: the local workers that tasks leave idle."""
+    """Threads a task may use for a chunked coder: the local workers that tasks leave idle
+    (the coder caps them by the cores)."""
     if executor is not None or not isinstance(workers, int) or workers < 2 or n_tasks < 1:
         return 1  # (bad ``workers`` are reported by run_all)
     return workers // min(workers, n_tasks)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import os
 import re
 from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
@@ -22,12 +23,17 @@ import numpy as np
 import zstandard
 
 from ..encodings import Stream
-from ..errors import SpecError
+from ..errors import InputError, SpecError
 from .base import Coded, Coder, parse_level
 
 SIZE_UNITS = {"g": 1 << 30, "m": 1 << 20, "k": 1 << 10, "": 1}
 MIN_CHUNK = 1 << 10
 PROGRESS_PIECE = 8 << 20  # bytes fed at a time to a one-frame coder that reports progress
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on: more compressor threads only cost memory."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def chunk_size(option: str) -> int:
@@ -105,7 +111,10 @@ class Compressor(Coder):
 
     def pack(self, data, threads: int = 1, progress=None) -> bytes:
         """What the spec measures: one frame, or the chunks' frames end to end (compressed by
-        ``threads`` threads). ``progress(fraction)`` hears of each fraction of ``data`` done."""
+        ``threads`` threads, at most one per usable core). ``progress(fraction)`` hears of each
+        fraction of ``data`` done."""
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+            raise InputError(f"threads must be a positive integer, got {threads!r}")
         total = max(1, len(data))
         if self.chunk is None:
             if progress is None:
@@ -114,7 +123,7 @@ class Compressor(Coder):
         view = memoryview(data).cast("B")
         pieces = [view[i:i + self.chunk] for i in range(0, len(view), self.chunk)] or [view]
         frames = []
-        with ThreadPoolExecutor(max(1, min(threads, len(pieces)))) as pool:
+        with ThreadPoolExecutor(min(threads, len(pieces), usable_cores())) as pool:
             for piece, frame in zip(pieces, pool.map(self.compress, pieces)):
                 frames.append(frame)
                 if progress:

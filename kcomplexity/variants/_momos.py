@@ -42,8 +42,8 @@ class MomosResult:
 def n_motifs(capacity: float, n_blocks: int, k: int | None = None) -> int:
     """k = max(1, min(int(capacity x n_blocks), n_blocks)) unless ``k`` is given."""
     if k is not None:
-        if int(k) < 1:
-            raise InputError(f"k must be >= 1, got {k}")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise InputError(f"k (the number of motifs) must be an integer >= 1 or None, got {k!r}")
         return min(int(k), n_blocks)
     if isinstance(capacity, bool) or not isinstance(capacity, (int, float, np.number)) or not 0 < capacity <= 1:
         raise InputError(f"capacity is a fraction of the number of blocks in (0, 1], got {capacity}")
