@@ -32,6 +32,8 @@ from ..sparsity_measures import COLUMNS as SPARSITY_COLUMNS
 DEFAULT_CACHE = Path(".kcomplexity-cache") / "cache.sqlite"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SCHEMA = ("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, estimate TEXT NOT NULL)",)
+COLUMNS = ["key", "estimate"]
+APPLICATION_ID = 0x4B434D58  # "KCMX": marks the file as a kcomplexity cache
 
 
 def numbers_version() -> str:
@@ -82,7 +84,7 @@ class Cache:
         self.path = Path(path)
         try:
             if readonly:
-                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)
+                self.db = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True, timeout=60)
                 return
             self._make_folder()
             try:
@@ -105,11 +107,13 @@ class Cache:
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=60)
         try:
+            self._check_ours(db)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             with db:
                 for statement in SCHEMA:
                     db.execute(statement)
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
             check = db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise sqlite3.DatabaseError(f"quick_check: {check}")
@@ -117,6 +121,20 @@ class Cache:
         except sqlite3.Error:
             db.close()
             raise
+
+    def _check_ours(self, db: sqlite3.Connection) -> None:
+        """Refuse, before writing anything, an SQLite file that another application owns: one
+        with another application id, or tables other than ``results`` (caches made before the
+        id was set have only that table)."""
+        app = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        columns = [r[1] for r in db.execute("PRAGMA table_info(results)")]
+        if app == APPLICATION_ID or app == 0 and (not tables or tables == {"results"} and columns == COLUMNS):
+            return
+        db.close()
+        raise SourceError(f"{self.path} is an SQLite database of another application (application id {app}, "
+                          f"tables {sorted(tables)[:5]}); it was left untouched. Pass a new file with --cache PATH "
+                          "(API: cache=PATH), or run without a cache: --no-cache (cache=False)")
 
     def _is_sqlite(self) -> bool:
         with open(self.path, "rb") as f:
@@ -172,8 +190,12 @@ FIELDS = {"estimator": str, "n_values": int, "dtype": str, "raw_bits": int, "bit
           "details": dict}
 
 
+NUMBERS = ("n_values", "raw_bits", "bits", "bits_per_value", "ratio", "seconds")
+
+
 def valid_estimate(text) -> dict | None:
-    """The row as an Estimate dict if it is one (types, non-negative numbers), else None."""
+    """The row as an Estimate dict if it is one, else None: field types; sizes and seconds finite
+    and non-negative; bits, bits per value and ratio non-negative when measured, NaN when skipped."""
     try:
         row = json.loads(text)
     except (TypeError, ValueError, RecursionError):
@@ -181,12 +203,16 @@ def valid_estimate(text) -> dict | None:
     if not isinstance(row, dict) or not all(isinstance(row.get(k), t) for k, t in FIELDS.items()):
         return None
     skipped = row.get("skipped")
-    if skipped is not None and not isinstance(skipped, str) or isinstance(row["n_values"], bool):
+    if skipped is not None and not isinstance(skipped, str) or any(isinstance(row[k], bool) for k in NUMBERS):
         return None
-    numbers = [row[k] for k in ("n_values", "raw_bits", "bits", "seconds")]
-    if skipped is None and not all(math.isfinite(x) and x >= 0 for x in numbers):
+    if not all(math.isfinite(row[k]) and row[k] >= 0 for k in ("n_values", "raw_bits", "seconds")):
         return None
-    return row
+    bits, per_value, ratio = (row[k] for k in ("bits", "bits_per_value", "ratio"))
+    if skipped is None:  # measured: real bits (the ratio is inf for 0 bits)
+        ok = math.isfinite(bits) and math.isfinite(per_value) and min(bits, per_value, ratio) >= 0
+    else:  # skipped: nothing measured
+        ok = math.isnan(bits) and math.isnan(per_value) and math.isnan(ratio)
+    return row if ok else None
 
 
 def valid_sparsity(text) -> dict | None:
