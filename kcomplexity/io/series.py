@@ -181,10 +181,14 @@ def _check_steps(refs: list[CheckpointRef]) -> None:
 
 def _directory(path: Path, steps) -> list[CheckpointRef]:
     entries = _checkpoint_entries(path)
+    subdirs = sorted((d for d in path.iterdir() if d.is_dir() and not is_checkpoint_dir(d) and _checkpoint_entries(d)),
+                     key=lambda d: natural_key(d.name))
+    if entries and subdirs:
+        raise SourceError(f"{path}: holds both checkpoints at its top level ({[p.name for p in entries][:3]}) and "
+                          f"series folders ({[d.name for d in subdirs][:3]}); which to measure is ambiguous. Pass "
+                          f"one series folder, or a glob such as '{path / '*.pt'}', or move the stray checkpoints")
     if entries:
         return _series_from_paths(entries, None, steps, read_metrics(path))
-    subdirs = sorted((d for d in path.iterdir() if d.is_dir() and _checkpoint_entries(d)),
-                     key=lambda d: natural_key(d.name))
     if not subdirs:
         raise SourceError(f"{path}: no checkpoints found (looked for {', '.join(FILE_SUFFIXES)} files and model "
                           "directories here and one level down)")
