@@ -26,11 +26,40 @@ def _transformers():
     return require("transformers", "hf", "building a model from config.json")
 
 
-def hf_model(path: Path):
+def hf_model(path: Path, max_params: int | None = None):
     """The model ``config.json`` describes, freshly initialised by its own ``_init_weights``.
 
-    Seed the torch RNG before calling: the draw is torch's.
+    The model is first built on the meta device (no memory): a config that cannot build
+    (negative sizes, ...) or that holds more than ``max_params`` parameters is a SourceError
+    before anything is allocated. Seed the torch RNG before calling: the draw is torch's.
     """
+    build, config_path = hf_builder(path)
+    n_params = _meta_params(build, config_path)
+    if max_params is not None and n_params > max_params:
+        raise SourceError(f"{config_path}: the model it describes has {n_params:,} parameters, more than the "
+                          f"{max_params:,} allowed here (twice the checkpoint's count, or what fits in memory); "
+                          "the config does not match the weights: fix config.json or pass the weights alone")
+    try:
+        return build()
+    except (RuntimeError, MemoryError, ValueError) as exc:
+        raise SourceError(f"{config_path}: building the model failed ({type(exc).__name__}: "
+                          f"{str(exc)[:200]}); fix config.json or pass the weights alone") from None
+
+
+def _meta_params(build, config_path: Path) -> int:
+    """The parameter count of ``build()`` on the meta device: shapes only, nothing allocated."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            return sum(p.numel() for p in build().parameters())
+    except Exception as exc:  # torch and transformers raise many types for impossible sizes
+        raise SourceError(f"{config_path}: the model it describes cannot be built ({type(exc).__name__}: "
+                          f"{str(exc)[:200]}); check its sizes (hidden_size, vocab_size, ...)") from None
+
+
+def hf_builder(path: Path):
+    """``(build, config_path)``: a callable that builds the model ``config.json`` describes."""
     transformers = _transformers()
     config_path = path / "config.json" if path.is_dir() else path
     try:
@@ -44,7 +73,8 @@ def hf_model(path: Path):
         raise SourceError(f"{config_path}: architecture {names[0]!r} is not in transformers "
                           f"{transformers.__version__} (custom code is not run); upgrade transformers or "
                           "pass the nn.Module")
-    return cls(config) if cls is not None else transformers.AutoModel.from_config(config)
+    return ((lambda: cls(config)) if cls is not None else lambda: transformers.AutoModel.from_config(config)), \
+        config_path
 
 
 def timm_model(name: str):

@@ -15,6 +15,7 @@ Where the architecture comes from, in order:
 from __future__ import annotations
 
 import copy
+import math
 import os
 import warnings
 from collections.abc import Mapping
@@ -74,7 +75,8 @@ def initialise(source, seed: int = 0, init: str = DEFAULT_INIT) -> Reference:
         return Reference(_reset_module(source, seed, init, rng), "module")
     path, names = _path_and_names(hub.resolve(source) if hub.is_hub(source) else source)
     if path is not None and is_hf_config(path):
-        reference = _from_hf(_seeded(lambda: hf_model(path), seed), path, init, rng)
+        budget = _param_budget(path)
+        reference = _from_hf(_seeded(lambda: hf_model(path, budget), seed), path, init, rng)
         return reference if names is None else _restrict(reference, names)
     weights = as_weights(source) if path is None else as_weights(load(path, floats_only=False))
     if names is not None:
@@ -93,6 +95,15 @@ def _path_and_names(source) -> tuple[Path | None, list[str] | None]:
         raise InputError(f"random_init needs an nn.Module, 'timm:NAME', a path or a mapping of tensors, "
                          f"got {type(source).__name__}")
     return None, None
+
+
+def _param_budget(path: Path) -> int:
+    """The most parameters a config-built reference may have: twice the checkpoint's beside it
+    (plus 1M for heads and buffers), or, for a bare config.json, half the memory as float32."""
+    if is_checkpoint_dir(path):
+        return 2 * sum(math.prod(shape) for _, shape in load(path, floats_only=False).checkpoint.info().values()) \
+            + 1_000_000
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 8
 
 
 def _restrict(reference: Reference, names: list[str]) -> Reference:
