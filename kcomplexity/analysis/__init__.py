@@ -41,9 +41,19 @@ def check_output(path, suffixes=TABLE_SUFFIXES, folder: bool = False) -> Path:
 
 
 def _arrow_safe(df):
-    """Columns holding values of several Python types (e.g. a metric that is sometimes text) as strings."""
-    mixed = [c for c in df.columns if df[c].dtype == object and len({type(v) for v in df[c].dropna()}) > 1]
-    return df.astype({c: "string" for c in mixed}) if mixed else df
+    """Object columns that Arrow cannot store as they are (values of several Python types, such as
+    a metric that is sometimes text, or integers beyond 64 bits) as strings, every value kept."""
+    import pyarrow as pa
+
+    def storable(column) -> bool:
+        try:
+            pa.array(column.dropna().tolist())
+            return True
+        except (pa.ArrowException, OverflowError, TypeError, ValueError):
+            return False
+
+    odd = [c for c in df.columns if df[c].dtype == object and not storable(df[c])]
+    return df.astype({c: "string" for c in odd}) if odd else df
 
 
 def write_table(df, path) -> None:

@@ -14,6 +14,11 @@ def model_totals(df):
     missing = [c for c in ("step", "estimator", "bits", "n_params") if c not in df.columns]
     if missing:
         raise InputError(f"model_totals needs the columns {missing}; pass a table from kcomplexity.analyse")
+    from pandas.api.types import is_numeric_dtype
+
+    text = [c for c in ("bits", "n_params") if not is_numeric_dtype(df[c])]
+    if text:
+        raise InputError(f"the columns {text} hold text, not numbers; pass a table written by kcomplexity.analyse")
     if "tensor" in df.columns:
         whole = df["tensor"] == MODEL_TENSOR
         df = df[whole | ~df["estimator"].isin(set(df.loc[whole, "estimator"]))]
