@@ -343,6 +343,14 @@ def test_corrupt_cache_is_moved_aside_and_a_new_one_started(tmp_path):
     lambda e: {**e, "bits": "many"},
     lambda e: "{not json",
     lambda e: [e],
+    lambda e: {**e, "bits": -5, "skipped": "edited"},
+    lambda e: {**e, "skipped": "edited"},
+    lambda e: {**e, "bits": float("nan")},
+    lambda e: {**e, "n_values": -1},
+    lambda e: {**e, "raw_bits": float("inf")},
+    lambda e: {**e, "bits_per_value": -0.5},
+    lambda e: {**e, "ratio": -2.0},
+    lambda e: {**e, "seconds": float("nan"), "skipped": "x"},
 ])
 def test_hand_edited_rows_are_not_served(tmp_path, edit):
     cache = tmp_path / "cache.sqlite"
@@ -448,3 +456,341 @@ def test_workers_die_when_their_parent_is_killed(tmp_path):
     TALLY["executors and processes"]["tried"] += 1
     TALLY["executors and processes"][outcome] += 1
     assert not alive, f"workers {alive} outlived their parent"
+
+
+# ================================================================ round 2 (issue 20)
+def test_names_that_collide_after_flattening_are_refused(tmp_path):
+    x, y = torch.randn(4), torch.randn(4)
+    for tensors in ({"a.b": x, "a": {"b": y}}, {"a": {"b": y}, "a.b": x}, {1: x, "1": y}, {"a": {"b": {"c": x}}, "a.b.c": y}):
+        error("names after flattening", lambda: kc.analyse(tensors, cache=False), "both named")
+        torch.save(tensors, tmp_path / "c.pt")
+        error("names after flattening", lambda: kc.analyse(tmp_path / "c.pt", cache=False), "c.pt: two tensors")
+    _, w = attempt("names after flattening", lambda: kc.load({"a": {"b": x}, "a.c": y}), expect="ok")
+    assert sorted(w) == ["a.b", "a.c"]
+
+
+def _hf_shards(folder, shards: dict, weight_map: dict):
+    folder.mkdir(exist_ok=True)
+    for name, tensors in shards.items():
+        save_file(tensors, folder / name)
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    return folder
+
+
+def test_shard_index_is_obeyed(tmp_path):
+    a, b = torch.zeros(4), torch.ones(4)
+    for where in ("s1.safetensors", "s2.safetensors"):  # w in both shards: read from the one the index names
+        model = _hf_shards(tmp_path / where, {"s1.safetensors": {"w": a, "v": a.clone()},
+                                              "s2.safetensors": {"w": b, "u": b.clone()}},
+                           {"w": where, "v": "s1.safetensors", "u": "s2.safetensors"})
+        with pytest.warns(SkippedTensorsWarning, match="does not name"):
+            _, w = attempt("shard indexes", lambda: kc.load(model)["w"], expect="ok",
+                           oracle=lambda w: np.array_equal(w, (a if where == "s1.safetensors" else b).numpy()))
+    model = _hf_shards(tmp_path / "unlisted", {"s1.safetensors": {"w": a, "extra": b}}, {"w": "s1.safetensors"})
+    with pytest.warns(SkippedTensorsWarning, match="1 tensor"):
+        _, w = attempt("shard indexes", lambda: list(kc.load(model)), expect="ok", oracle=lambda n: n == ["w"])
+    model = _hf_shards(tmp_path / "absent", {"s1.safetensors": {"w": a}}, {"w": "s1.safetensors", "v": "s1.safetensors"})
+    error("shard indexes", lambda: kc.load(model), "not in the shard it names")
+
+
+def _npy(array) -> bytes:
+    import io
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def test_archive_members_are_unambiguous(tmp_path):
+    import zipfile
+    for names in (["w.npy", "w"], ["w", "w.npy"], ["w.npy", "w.npy"]):
+        with warnings.catch_warnings(), zipfile.ZipFile(tmp_path / "a.npz", "w") as z:
+            warnings.simplefilter("ignore")  # zipfile warns about a duplicate name
+            for i, name in enumerate(names):
+                z.writestr(name, _npy(np.full(3 + i, i, np.float32)))
+        error("archive members", lambda: kc.load(tmp_path / "a.npz"), "two members named 'w'")
+    with zipfile.ZipFile(tmp_path / "b.npz", "w") as z:
+        z.writestr("w.npy", _npy(np.arange(6, dtype=np.float32).reshape(2, 3)))
+        z.writestr("notes.txt", b"hello")
+    with pytest.warns(SkippedTensorsWarning, match="notes.txt"):
+        _, w = attempt("archive members", lambda: dict(kc.load(tmp_path / "b.npz")), expect="ok")
+    assert list(w) == ["w"] and w["w"].tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+@pytest.mark.parametrize("method", ["deflate", "bzip2", "stored"])
+def test_archive_members_are_read_bounded_and_checked(tmp_path, method):
+    import zipfile
+    compression = {"deflate": zipfile.ZIP_DEFLATED, "bzip2": zipfile.ZIP_BZIP2, "stored": zipfile.ZIP_STORED}[method]
+    fortran = np.asfortranarray(np.arange(12, dtype=np.float64).reshape(3, 4))
+    with zipfile.ZipFile(tmp_path / "ok.npz", "w", compression) as z:  # every layout numpy writes, read back exactly
+        z.writestr("f.npy", _npy(fortran))
+        z.writestr("big.npy", _npy(np.arange(300_000, dtype=np.int32)))
+        z.writestr("b.npy", _npy(np.arange(8, dtype=">f4")))
+    _, w = attempt("archive members", lambda: dict(kc.load(tmp_path / "ok.npz", floats_only=False)), expect="ok")
+    assert np.array_equal(w["f"], fortran) and np.array_equal(w["big"], np.arange(300_000))
+    assert np.array_equal(w["b"], np.arange(8))
+    flipped = bytearray((tmp_path / "ok.npz").read_bytes())  # a damaged member behind a valid header
+    at = flipped.index(b"f.npy") + 400
+    flipped[at:at + 4] = b"\xff\x00\xff\x00"
+    (tmp_path / "bad.npz").write_bytes(bytes(flipped))
+    error("archive members", lambda: dict(kc.load(tmp_path / "bad.npz", floats_only=False)),
+          "corrupt|cannot be read|not a readable")
+
+
+def _zip_one_member(path, name: str, method: int, data: bytes, size: int, crc: int) -> None:
+    """A zip holding one member whose compressed bytes are given as they are."""
+    import struct
+    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, method, 0, 33, crc, len(data), size, len(name), 0)
+    central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, method, 0, 33, crc, len(data), size,
+                          len(name), 0, 0, 0, 0, 0, 0)
+    offset = len(local) + len(name) + len(data)
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 1, 1, len(central) + len(name), offset, 0)
+    path.write_bytes(local + name.encode() + data + central + name.encode() + end)
+
+
+def test_archive_bombs_are_listed_and_read_in_bounded_memory(tmp_path):
+    import zipfile
+    import zlib
+    head, zeros = _npy(np.arange(4, dtype=np.float32)), bytes(1 << 24)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)  # a full flush resets the state: one piece repeats
+    first = deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)
+    piece = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(head)
+    for _ in range(64):
+        crc = zlib.crc32(zeros, crc)
+    _zip_one_member(tmp_path / "deflate.npz", "w.npy", zipfile.ZIP_DEFLATED,
+                    first + piece * 64 + deflate.flush(), len(head) + (64 << 24), crc)  # 1 MB -> 1 GiB
+    with zipfile.ZipFile(tmp_path / "bzip2.npz", "w", zipfile.ZIP_BZIP2) as z, z.open("w.npy", "w") as f:
+        f.write(head)
+        for _ in range(4):
+            f.write(zeros)  # 1 KB -> 64 MiB (bzip2 is slow to write; its old reader expanded it all at once)
+    assert (tmp_path / "deflate.npz").stat().st_size < 2 << 20 and (tmp_path / "bzip2.npz").stat().st_size < 2000
+
+    def read_traced(path):  # tracemalloc sees every bytes object and array the read makes
+        import tracemalloc
+        tracemalloc.start()
+        try:
+            values = kc.load(path)["w"].tolist()
+            return values, tracemalloc.get_traced_memory()[1] / 2**20
+        finally:
+            tracemalloc.stop()
+
+    for path in (tmp_path / "deflate.npz", tmp_path / "bzip2.npz"):  # the old bzip2 reader peaked at 141 MB
+        attempt("archive members", lambda: read_traced(path), expect="ok",
+                oracle=lambda r: r[0] == [0, 1, 2, 3] and r[1] < 16)  # MB at peak
+
+
+def test_series_folders_beside_a_stray_checkpoint_are_refused(tmp_path):
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        for s in (1, 2):
+            save_file({"w": torch.randn(8)}, tmp_path / run / f"step_{s}.safetensors")
+    _, df = attempt("folder layouts", lambda: kc.analyse(tmp_path, cache=False), expect="ok")
+    assert sorted(set(df["series"])) == ["a", "b"]
+    save_file({"w": torch.randn(8)}, tmp_path / "step_9.safetensors")
+    error("folder layouts", lambda: kc.analyse(tmp_path, cache=False), "both checkpoints at its top level.*series")
+
+
+def test_another_applications_sqlite_is_never_written(tmp_path, capsys):
+    np.save(tmp_path / "step_1.npy", W["w"])
+    for setup in ("CREATE TABLE notes (a)", "CREATE TABLE results (a, b, c)", "PRAGMA application_id = 7"):
+        other = tmp_path / f"other{len(setup)}.db"
+        with sqlite3.connect(other) as db:
+            db.execute(setup)
+        before = other.read_bytes()
+        error("cache", lambda: kc.analyse(W, cache=other), "another application.*left untouched")
+        cli_error(["analyse", "--cache", other, "--out", tmp_path / "x.csv", tmp_path / "step_1.npy"], capsys,
+                  "another application", cls="cache")
+        assert other.read_bytes() == before and sorted(p.name for p in tmp_path.glob(f"{other.name}*")) == [other.name]
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()  # an empty SQLite file (zero bytes) is ours to start
+    attempt("cache", lambda: kc.analyse(W, cache=empty), expect="ok")
+
+
+@pytest.mark.parametrize("name", ["a#b.sqlite", "a?b.sqlite", "a%b.sqlite", "a%20b.sqlite", "a b&c=d.sqlite"])
+def test_cache_paths_are_plain_paths(tmp_path, name):
+    from kcomplexity.analysis.cache import Cache
+    folder = tmp_path / "c"
+    folder.mkdir()
+    _, first = attempt("cache", lambda: kc.analyse(W, cache=folder / name, workers=2), expect="ok")
+    with Cache(folder / name, readonly=True) as cache:  # what the workers' lookups open
+        assert len(cache) == 1
+    _, again = attempt("cache", lambda: kc.analyse(W, cache=folder / name, workers=2), expect="ok")
+    assert again["seconds"].item() == first["seconds"].item()  # served from the cache, not measured again
+    assert sorted(p.name for p in folder.iterdir()) == [name]
+
+
+SPECIAL_SUFFIXES = [".safetensors", ".npz", ".npy", ".pt"]
+
+
+@pytest.mark.parametrize("suffix", SPECIAL_SUFFIXES)
+def test_special_files_are_refused_before_opening(tmp_path, suffix, capsys):
+    fifo = tmp_path / f"pipe{suffix}"
+    os.mkfifo(fifo)
+    error("special files", lambda: kc.analyse(fifo, cache=False), "named pipe", max_seconds=5)
+    cli_error(["analyse", fifo, "--no-cache", "--out", tmp_path / "x.csv"], capsys, "named pipe", max_seconds=5,
+              cls="special files")
+    (tmp_path / f"zero{suffix}").symlink_to("/dev/zero")
+    error("special files", lambda: kc.load(tmp_path / f"zero{suffix}"), "is a device")
+    model = tmp_path / "model"
+    model.mkdir(exist_ok=True)
+    os.mkfifo(model / "model.safetensors")
+    error("special files", lambda: kc.load(model), "named pipe", max_seconds=5)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / f"sock{suffix}"))
+    error("special files", lambda: kc.load(tmp_path / f"sock{suffix}"), "socket")
+    sock.close()
+
+
+def test_symlinks_out_of_a_model_folder_are_refused(tmp_path):
+    save_file({"w": torch.ones(4)}, tmp_path / "outside.safetensors")
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "model.safetensors").symlink_to(tmp_path / "outside.safetensors")
+    error("symlinks", lambda: kc.load(single), "outside the model folder")
+    sharded = _hf_shards(tmp_path / "sharded", {"s1.safetensors": {"v": torch.ones(2)}},
+                         {"w": "s2.safetensors", "v": "s1.safetensors"})
+    (sharded / "s2.safetensors").symlink_to(tmp_path / "outside.safetensors")
+    error("symlinks", lambda: kc.load(sharded), "outside the model folder")
+    (sharded / "model.safetensors.index.json").rename(tmp_path / "index.json")
+    (sharded / "model.safetensors.index.json").symlink_to(tmp_path / "index.json")
+    error("symlinks", lambda: kc.load(sharded), "outside the model folder")
+    inside = tmp_path / "inside"  # a link within the folder is fine, and so is a Hub cache snapshot's link to blobs/
+    inside.mkdir()
+    save_file({"w": torch.ones(4)}, inside / "real.safetensors")
+    (inside / "model.safetensors").symlink_to("real.safetensors")
+    attempt("symlinks", lambda: kc.load(inside)["w"], expect="ok")
+    snapshot = tmp_path / "models--org--m" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    (tmp_path / "models--org--m" / "blobs").mkdir()
+    save_file({"w": torch.ones(4)}, tmp_path / "models--org--m" / "blobs" / "f00d")
+    (snapshot / "model.safetensors").symlink_to("../../blobs/f00d")
+    _, w = attempt("symlinks", lambda: kc.load(snapshot)["w"], expect="ok")
+    assert w.tolist() == [1, 1, 1, 1]
+
+
+LOOKALIKE_DIGITS = ["1_9", "١٩", "１９", "¹⁹", "①⑨", "٣", "߃", "𝟗"]
+
+
+@pytest.mark.parametrize("digits", LOOKALIKE_DIGITS)
+def test_numbers_in_specs_and_steps_are_ascii_digits(tmp_path, digits, capsys):
+    for spec in (f"zstd-{digits}", f"q{digits}|zstd", f"raw|zstd-3-c{digits}k", f"sign|bdm-chunk{digits}",
+                 f"bitplanes8|bdm2d-tile{digits}", f"motif-{digits}", f"q8-p{digits}|zstd"):
+        error("ascii digits", lambda: kc.parse(spec), "ASCII|unknown|write|bad chunk")
+    np.save(tmp_path / "x.npy", W["w"])
+    cli_error(["analyse", tmp_path / "x.npy", "-e", f"bdm2d-tile{digits}", "--out", tmp_path / "x.csv"], capsys,
+              "unknown option", cls="ascii digits")
+    (tmp_path / "x.npy").unlink()
+    if not digits.isascii():  # (step_1_9 is step 1, as step_1_extra is)
+        save_file({"w": torch.ones(4)}, tmp_path / f"step_{digits}.safetensors")
+        save_file({"w": torch.ones(4)}, tmp_path / "step_5.safetensors")
+        error("ascii digits", lambda: kc.analyse(tmp_path, cache=False), "cannot read a training step")
+    _, sorted_names = attempt("ascii digits", lambda: sorted([f"w{digits}", "w2", "w10"], key=kc.io.natural_key),
+                              expect="ok")
+    assert sorted_names[:2] == ["w2", "w10"] or digits.isascii()
+
+
+@pytest.mark.parametrize("dtype", ["float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn_x2",
+                                   "bits8", "bits16", "uint1", "complex32", "float8_e4m3fn", "float8_e5m2"])
+def test_unusual_torch_dtypes_are_clear_errors(tmp_path, dtype):
+    if not hasattr(torch, dtype):
+        pytest.skip(f"torch {torch.__version__} has no {dtype}")
+    try:
+        tensor = torch.zeros(8, dtype=torch.uint8).view(getattr(torch, dtype))
+    except (RuntimeError, TypeError):
+        tensor = torch.zeros(8, dtype=getattr(torch, dtype))
+    error("dtypes", lambda: kc.estimate(tensor), "not supported|complex")
+    for suffix, save in ((".pt", torch.save), (".safetensors", save_file)):
+        try:
+            save({"w": tensor}, tmp_path / f"x{suffix}")
+        except Exception:  # noqa: BLE001  (not every format stores every torch dtype)
+            continue
+        error("dtypes", lambda: kc.analyse(tmp_path / f"x{suffix}", floats_only=False, cache=False),
+              "not supported|complex")
+
+
+@pytest.mark.parametrize("code", ["F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "F8_E4M3FNUZ", "C128", "Q4", ""])
+def test_unusual_safetensors_dtype_codes(tmp_path, code):
+    header = json.dumps({"w": {"dtype": code, "shape": [8], "data_offsets": [0, 8]}}).encode()
+    (tmp_path / "x.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + bytes(8))
+    error("dtypes", lambda: kc.analyse(tmp_path / "x.safetensors", floats_only=False, cache=False),
+          "not supported|not a readable safetensors")
+
+
+def test_threads_for_one_coder_are_capped_by_the_cores():
+    x = np.random.default_rng(0).standard_normal(1 << 18).astype(np.float32)
+    seen, before = [], threading.active_count()
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            seen.append(threading.active_count())
+            time.sleep(0.0005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        _, e = attempt("threads", lambda: kc.estimate(x, "raw|zstd-3-c1k", threads=1000), expect="ok")
+    finally:
+        stop.set()
+        watcher.join()
+    assert e.bits == kc.estimate(x, "raw|zstd-3-c1k").bits
+    assert max(seen) <= before + 1 + len(os.sched_getaffinity(0))  # the watcher and one per core
+    for bad in ("4", 0, -1, True, 2.5, None):
+        error("threads", lambda: kc.estimate(x, "raw|zstd-3-c1k", threads=bad), "threads must be a positive")
+
+
+@pytest.mark.parametrize("edit, match", [
+    ({"n_embd": 1 << 20}, "parameters, more than"),
+    ({"vocab_size": 10**9}, "parameters, more than"),
+    ({"n_embd": -16}, "cannot be built"),
+    ({"n_head": 0}, "cannot be built"),
+])
+def test_config_built_references_are_sized_before_allocating(tmp_path, edit, match):
+    from transformers import GPT2Config, GPT2LMHeadModel
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50, n_positions=16)).save_pretrained(
+            tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, **edit}))
+    error("config-built references", lambda: variants.random_init(tmp_path), match)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: variants.momos(W, k="5"), "k \\(the number of motifs\\)"),
+    (lambda: variants.momos(W, k=2.7), "k \\(the number of motifs\\)"),
+    (lambda: variants.momos(W, k=float("nan")), "k \\(the number of motifs\\)"),
+    (lambda: variants.momos(W, k=float("inf")), "k \\(the number of motifs\\)"),
+    (lambda: variants.momos(W, k="x"), "k \\(the number of motifs\\)"),
+    (lambda: variants.momos(W, k=True), "k \\(the number of motifs\\)"),
+    (lambda: variants.momos(W, k=0), "k \\(the number of motifs\\)"),
+    (lambda: kc.Pipeline(kc.encodings.Quantize(8, robust="99"), kc.parse("zstd").coder), "robust"),
+    (lambda: kc.encodings.Quantize(8, robust=float("nan")), "robust"),
+    (lambda: kc.encodings.Quantize(8, robust=True), "robust"),
+    (lambda: kc.encodings.Quantize(True), "bits"),
+    (lambda: kc.parse("q8-pnan|zstd"), "clipping"),
+    (lambda: kc.parse("q8-pinf|zstd"), "clipping"),
+])
+def test_option_types(call, match):
+    error("API options", call, match)
+
+
+def test_a_shut_down_executor_is_a_clear_error():
+    import concurrent.futures as cf
+    pool = cf.ThreadPoolExecutor(1)
+    pool.shutdown()
+    error("API options", lambda: kc.analyse(W, executor=pool, cache=False), "shut down")
+
+
+def test_tables_with_huge_ints_and_text_bits(tmp_path, capsys):
+    for s in (1, 2):
+        save_file({"w": torch.randn(64)}, tmp_path / f"step_{s}.safetensors")
+    (tmp_path / "metrics.json").write_text(json.dumps({"records": [{"step": 1, "big": 2**64 + 5}, {"step": 2, "big": 3}]}))
+    _, code = attempt("tables", lambda: run_cli(["analyse", tmp_path, "--out", tmp_path / "x.parquet", "--no-cache"],
+                                                capsys), expect="ok")
+    assert pd.read_parquet(tmp_path / "x.parquet")["big"].tolist() == [str(2**64 + 5), "3"]  # every digit kept
+    table = pd.read_parquet(tmp_path / "x.parquet")
+    table["bits"] = table["bits"].astype(str) + " bits"
+    table.to_csv(tmp_path / "t.csv", index=False)
+    cli_error(["plot", tmp_path / "t.csv", "--kind", "steps", "--out", tmp_path / "p.png"], capsys, "hold text",
+              cls="tables")
