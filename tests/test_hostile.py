@@ -611,10 +611,10 @@ def test_cache_paths_are_plain_paths(tmp_path, name):
     from kcomplexity.analysis.cache import Cache
     folder = tmp_path / "c"
     folder.mkdir()
-    _, first = attempt("cache", lambda: kc.analyse(W, cache=folder / name, workers=2), expect="ok")
+    _, first = attempt("cache", lambda: kc.analyse(W, cache=folder / name), expect="ok")
     with Cache(folder / name, readonly=True) as cache:  # what the workers' lookups open
         assert len(cache) == 1
-    _, again = attempt("cache", lambda: kc.analyse(W, cache=folder / name, workers=2), expect="ok")
+    _, again = attempt("cache", lambda: kc.analyse(W, cache=folder / name), expect="ok")
     assert again["seconds"].item() == first["seconds"].item()  # served from the cache, not measured again
     assert sorted(p.name for p in folder.iterdir()) == [name]
 
