@@ -32,11 +32,12 @@ from . import variants
 __all__ = ["Coded", "Coder", "DEFAULT_ESTIMATOR", "Encoded", "Encoding", "Estimate", "KComplexityError", "Pipeline",
            "Stream", "available",
            "estimate", "parse", "register", "__version__", "NUMBERS_VERSION", "load", "analyse", "analyze", "compare", "sparsity",
-           "variants", "bdm", "block_entropy", "bdm_conditional", "perturbation", "perturbation_map", "demo", "train"]
+           "variants", "bdm", "block_entropy", "bdm_conditional", "perturbation", "perturbation_map"]
 
 
 def __getattr__(name: str):
-    """The ``demo`` and ``train`` subpackages import torch, so they load on first use."""
+    """The ``demo`` and ``train`` subpackages import torch, so they load on first use (and stay out of
+    ``__all__``: ``from kcomplexity import *`` does not load them)."""
     if name in ("demo", "train"):
         import importlib
         return importlib.import_module(f".{name}", __name__)

@@ -4,7 +4,9 @@ The spec grammar and the registry live in ``kcomplexity.registry``.
 """
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -12,6 +14,8 @@ import numpy as np
 from .coders import Coder, Compressor
 from .encodings import Encoded, Encoding, Stream
 from .errors import SpecError, TooSmall, VerificationError
+from .arrays import is_module
+from .io import load
 from .io.model_stream import ModelStream
 from .registry import parse_parts
 
@@ -146,7 +150,9 @@ class Pipeline:
 def estimate(x, estimator: "str | Pipeline | list" = DEFAULT_ESTIMATOR, *, verify: bool = False,
              allow_nonfinite: bool = False, threads: int = 1):
     """Estimate K(x) in bits. ``x``: numpy array, torch tensor, sequence of numbers, or a
-    whole model as a ``kcomplexity.io.ModelStream``.
+    whole model: a ``kcomplexity.io.ModelStream``, or anything ``kcomplexity.load`` reads
+    (a checkpoint path, a model folder, an ``nn.Module``, a dict name -> tensor), whose
+    tensors are then measured as one stream.
 
     >>> import numpy as np, kcomplexity
     >>> kcomplexity.estimate(np.zeros(1000, np.float32), "raw|zstd-3").ratio > 100
@@ -156,6 +162,8 @@ def estimate(x, estimator: "str | Pipeline | list" = DEFAULT_ESTIMATOR, *, verif
     InputError unless ``allow_nonfinite=True``. ``threads``: compress the chunks of a
     chunked coder (``"raw|lzma-9-c64M"``) in parallel; the bits do not change.
     """
+    if isinstance(x, (str, os.PathLike, Mapping)) or is_module(x):
+        x = ModelStream(load(x), allow_nonfinite=allow_nonfinite)
     if isinstance(estimator, (list, tuple)):
         model = ModelStream.of(x, allow_nonfinite=allow_nonfinite)
         return [parse(e).estimate(model, verify=verify, threads=threads) for e in estimator]

@@ -127,7 +127,7 @@ def test_prune_pq_per_neuron_is_prune_pq_on_each_row():
     weights = heavy((5, 30), seed=4)
     result = prune_pq(weights, scope="neuron", eta=0.1)
     for i, row in enumerate(weights["w"]):
-        alone = prune_pq({"r": row}, eta=0.1)
+        alone = prune_pq({"r": row}, eta=0.1, min_ndim=1)
         np.testing.assert_array_equal(result.weights["w"][i], alone.weights["r"])
         for key in ("pq_index", "d", "m", "ratio", "pruned"):
             assert result.info["w"][key][i] == pytest.approx(alone.info["r"][key])

@@ -73,7 +73,7 @@ def test_shuffle_accepts_torch_tensors():
 
 @pytest.mark.parametrize("scope", ["global", "layer"])
 def test_prune_magnitude_exact_sparsity(weights, scope):
-    out = prune_magnitude(weights, 0.7, scope=scope)
+    out = prune_magnitude(weights, 0.7, scope=scope, min_ndim=0)  # every tensor, the bias too
     zeros = sum(int((v == 0).sum()) for v in out.values())
     n = sum(v.size for v in weights.values())
     if scope == "global":
@@ -94,7 +94,9 @@ def test_prune_magnitude_bad_input(weights):
     with pytest.raises(InputError, match="scope"):
         prune_magnitude(weights, 0.5, scope="neuron")
     with pytest.raises(InputError, match="float"):
-        prune_magnitude({"i": np.arange(10)}, 0.5)
+        prune_magnitude({"i": np.arange(10).reshape(2, 5)}, 0.5)
+    with pytest.raises(InputError, match="no tensor is selected.*min-ndim 1"):
+        prune_magnitude({"b": np.ones(10, np.float32)}, 0.5)
 
 
 def test_pq_index_known_values():
@@ -116,7 +118,7 @@ def test_pq_index_known_values():
 ])
 def test_prune_pq_hand_computed(eta, gamma, beta, m, ratio, pruned):
     w = {"w": np.array([1, 1, 1, 1, 1, 1, 1, 16], np.float32)}
-    result = prune_pq(w, eta=eta, gamma=gamma, beta=beta)
+    result = prune_pq(w, eta=eta, gamma=gamma, beta=beta, min_ndim=1)
     info = result.info["w"]
     assert info["m"] == m and info["d"] == 8 and info["pruned"] == pruned
     assert info["ratio"] == pytest.approx(ratio) and result.ratios == {"w": info["ratio"]}
@@ -124,9 +126,9 @@ def test_prune_pq_hand_computed(eta, gamma, beta, m, ratio, pruned):
 
 
 def test_prune_pq_counts_only_unpruned_entries_and_global_scope(weights):
-    first = prune_pq(weights, scope="global")
+    first = prune_pq(weights, scope="global", min_ndim=0)
     assert set(first.info) == {"global"} and first.info["global"]["d"] == 280
-    second = prune_pq(first.weights, scope="global")
+    second = prune_pq(first.weights, scope="global", min_ndim=0)
     assert second.info["global"]["d"] == 280 - first.info["global"]["pruned"]
     zeros = sum(int((v == 0).sum()) for v in second.weights.values())
     assert zeros == first.info["global"]["pruned"] + second.info["global"]["pruned"]
@@ -158,3 +160,29 @@ def test_quantize_zero_tensor_and_bad_bits():
 def test_variant_rejects_non_mapping():
     with pytest.raises(InputError, match="mapping"):
         shuffle(np.ones(4))
+
+
+@pytest.mark.parametrize("scope", ["global", "layer"])
+def test_pruning_leaves_norms_and_biases_alone_on_bert(bert_dir, scope):
+    """Default selection (min_ndim=2): a BERT's biases and LayerNorm weights keep every value, and
+    the matrices share the zeros; include/exclude narrow it further. The variants read the folder."""
+    import kcomplexity as kc
+
+    source = kc.load(bert_dir)
+    out = prune_magnitude(bert_dir, 0.5, scope=scope)
+    assert list(out) == list(source)
+    for name, x in out.items():
+        if x.ndim < 2:
+            np.testing.assert_array_equal(x, source[name])  # LayerNorm weights stay 1, biases untouched
+    matrices = [n for n in out if out[n].ndim >= 2]
+    zeros = sum(int((out[n] == 0).sum()) for n in matrices)
+    assert zeros == round(0.5 * sum(out[n].size for n in matrices))
+    assert max(float((out[n] == 0).mean()) for n in matrices) < 0.9  # no matrix wiped out
+    only = prune_magnitude(bert_dir, 0.5, scope=scope, include="*attention.self.query.weight",
+                           exclude="*layer.1.*")
+    changed = [n for n in only if not np.array_equal(only[n], source[n])]
+    assert changed == ["bert.encoder.layer.0.attention.self.query.weight"]
+    for rule in (prune_pq, kc.variants.prune_lq):
+        result = rule(bert_dir, scope="layer")
+        assert all(np.array_equal(result.weights[n], source[n]) for n in source if source[n].ndim < 2)
+        assert set(result.info) == set(matrices)

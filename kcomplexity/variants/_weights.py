@@ -1,18 +1,21 @@
 """Weights in, weights out: the one conversion every variant uses.
 
-A variant takes a mapping ``name -> tensor`` (numpy or torch) or an ``nn.Module``
-(its trainable parameters, ``named_parameters`` order) and returns a new
+A variant takes a mapping ``name -> tensor`` (numpy or torch), an ``nn.Module``
+(its trainable parameters, ``named_parameters`` order) or anything ``kcomplexity.load``
+reads (a checkpoint path or model folder: its float tensors) and returns a new
 ``dict[str, np.ndarray]`` with the same names, shapes and dtypes. Inputs are
 never mutated: every array returned is a fresh copy.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import numpy as np
 
 from ..arrays import as_array, is_float, is_module
 from ..errors import InputError
+from ..io import load
 
 
 def module_weights(module) -> dict[str, np.ndarray]:
@@ -21,7 +24,10 @@ def module_weights(module) -> dict[str, np.ndarray]:
 
 
 def as_weights(weights) -> dict[str, np.ndarray]:
-    """Copies of ``weights`` (mapping, nn.Module, or an object with ``.weights``) as numpy arrays."""
+    """Copies of ``weights`` (mapping, nn.Module, checkpoint path or model folder, or an object
+    with ``.weights``) as numpy arrays."""
+    if isinstance(weights, (str, os.PathLike)):
+        weights = load(weights)
     if hasattr(weights, "weights") and isinstance(weights.weights, Mapping):
         weights = weights.weights  # a MomosResult / PruneResult
     if is_module(weights):
@@ -29,8 +35,8 @@ def as_weights(weights) -> dict[str, np.ndarray]:
     elif isinstance(weights, Mapping):
         out = {str(name): as_array(t).copy() for name, t in weights.items()}
     else:
-        raise InputError(f"weights must be a mapping name -> tensor or an nn.Module, got {type(weights).__name__}; "
-                         "wrap a single tensor as {'w': tensor}")
+        raise InputError(f"weights must be a checkpoint path or model folder, a mapping name -> tensor or an "
+                         f"nn.Module, got {type(weights).__name__}; wrap a single tensor as {{'w': tensor}}")
     if not out:
         raise InputError("no tensors given (the mapping is empty or the module has no trainable parameters)")
     return out
