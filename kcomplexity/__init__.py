@@ -20,7 +20,7 @@ from .encodings import Encoded, Encoding, Stream
 from .coders import Coded, Coder
 from .estimators import DEFAULT_ESTIMATOR, Estimate, Pipeline, estimate, parse
 from .registry import available, register
-from .io import load
+from .io import load, save
 from .coders.bdm import bdm, block_entropy
 from .coders.bdm_extras import bdm_conditional, perturbation
 from .analysis import analyse, analyze
@@ -31,7 +31,7 @@ from . import variants
 
 __all__ = ["Coded", "Coder", "DEFAULT_ESTIMATOR", "Encoded", "Encoding", "Estimate", "KComplexityError", "Pipeline",
            "Stream", "available",
-           "estimate", "parse", "register", "__version__", "NUMBERS_VERSION", "load", "analyse", "analyze", "compare", "sparsity",
+           "estimate", "parse", "register", "__version__", "NUMBERS_VERSION", "load", "save", "analyse", "analyze", "compare", "sparsity",
            "variants", "bdm", "block_entropy", "bdm_conditional", "perturbation", "perturbation_map"]
 
 

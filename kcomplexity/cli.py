@@ -304,8 +304,117 @@ def run_plot(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- variant
+def _add_prune_selection(p) -> None:
+    p.add_argument("--include", action="append", metavar="GLOB", help="prune only tensors whose name matches (repeatable)")
+    p.add_argument("--exclude", action="append", metavar="GLOB", help="leave tensors whose name matches (repeatable)")
+    p.add_argument("--min-ndim", type=int, default=2, metavar="N",
+                   help="prune only tensors with at least N dimensions (default 2: biases and norm weights stay)")
+
+
+def _variant_kinds() -> dict:
+    """``kind -> (help, add_options(parser), make(weights, args))`` for ``kcomplexity variant``."""
+    from . import variants
+
+    def selection(a):
+        return {"include": a.include, "exclude": a.exclude, "min_ndim": a.min_ndim}
+
+    def prune_magnitude(p):
+        p.add_argument("--sparsity", type=float, required=True, metavar="F", help="fraction of weights to zero, e.g. 0.7")
+        p.add_argument("--scope", choices=("global", "layer"), default="global",
+                       help="one threshold for all selected tensors (default) or the same fraction in each")
+        _add_prune_selection(p)
+
+    def prune_pq(p):
+        for flag, default, text in (("--p", 0.5, "p of the PQ index"), ("--q", 1.0, "q of the PQ index"),
+                                    ("--eta", 0.0, "SAP eta"), ("--gamma", 1.0, "SAP gamma"),
+                                    ("--beta", 0.9, "largest fraction pruned per unit")):
+            p.add_argument(flag, type=float, default=default, metavar="X", help=f"{text} (default {default:g})")
+        p.add_argument("--scope", choices=("neuron", "layer", "global"), default="layer", help="pruning unit (default layer)")
+        _add_prune_selection(p)
+
+    def prune_lq(p):
+        p.add_argument("--q", type=float, default=0.5, metavar="X", help="q of the l_q norm, 0 < q < 1 (default 0.5)")
+        p.add_argument("--eps", type=float, default=0.1, metavar="X", help="relative l2 error allowed (default 0.1)")
+        p.add_argument("--scope", choices=("neuron", "layer", "global"), default="neuron", help="pruning unit (default neuron)")
+        _add_prune_selection(p)
+
+    def quantize(p):
+        p.add_argument("--bits", type=int, default=8, metavar="B", help="bits per weight (default 8)")
+        p.add_argument("--per-channel", action="store_true", help="one scale per output channel")
+
+    def momos(p):
+        p.add_argument("--s", type=int, default=4, metavar="S", help="block size (default 4)")
+        p.add_argument("--capacity", type=float, default=0.01, metavar="F",
+                       help="motifs as a fraction of the blocks (default 0.01)")
+        p.add_argument("--k", type=int, metavar="K", help="number of motifs (instead of --capacity)")
+        p.add_argument("--no-zero-motif", action="store_true", help="do not force motif 0 to be the zero block")
+        p.add_argument("--per-tensor", action="store_true", help="one motif set per tensor")
+        p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the motif draw (default 0)")
+
+    def seeded(p):
+        p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+
+    def random_init(p):
+        seeded(p)
+        p.add_argument("--init", choices=variants.INIT_RULES, default=variants.INIT_RULES[0], metavar="RULE",
+                       help=f"for a checkpoint without config.json, one of {', '.join(variants.INIT_RULES)}")
+
+    return {
+        "prune-magnitude": ("zero the smallest weights to an exact sparsity", prune_magnitude,
+                            lambda w, a: variants.prune_magnitude(w, a.sparsity, a.scope, **selection(a))),
+        "prune-pq": ("one step of PQ-index pruning (SAP)", prune_pq,
+                     lambda w, a: variants.prune_pq(w, a.p, a.q, a.eta, a.gamma, a.beta, a.scope, **selection(a))),
+        "prune-lq": ("prune by the l_q best-k-term bound", prune_lq,
+                     lambda w, a: variants.prune_lq(w, a.q, a.eps, a.scope, **selection(a))),
+        "quantize": ("symmetric fake quantisation (dequantised)", quantize,
+                     lambda w, a: variants.quantize(w, a.bits, a.per_channel)),
+        "momos": ("Mosaic-of-Motifs projection", momos,
+                  lambda w, a: variants.momos(w, a.s, a.capacity, a.k, not a.no_zero_motif, a.seed, a.per_tensor)),
+        "random-init": ("the model's own initialisation, drawn with a seed", random_init,
+                        lambda w, a: variants.random_init(w, a.seed, a.init)),
+        "shuffle": ("each tensor's values permuted (same values, no arrangement)", seeded,
+                    lambda w, a: variants.shuffle(w, a.seed)),
+    }
+
+
+def add_variant_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "variant", help="write a pruned, quantised, MoMos, shuffled or re-initialised copy of a checkpoint",
+        description="Make a variant of a checkpoint's float tensors and save it as .safetensors, ready for "
+                    "'kcomplexity compare'.",
+        epilog=textwrap.dedent("""\
+            examples:
+              kcomplexity variant momos final.safetensors --capacity 0.05 --out momos.safetensors
+              kcomplexity variant prune-magnitude path/to/hf_model --sparsity 0.5 --out pruned.safetensors
+              kcomplexity compare trained=final.safetensors momos=momos.safetensors -e 'raw|lzma-9' -e motif-4
+            """),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+    for kind, (text, add_options, make) in _variant_kinds().items():
+        k = kinds.add_parser(kind, help=text, description=text.capitalize() + ".")
+        k.add_argument("source", metavar="SRC", help="checkpoint file or model folder")
+        k.add_argument("--out", required=True, metavar="DST", help="output .safetensors file")
+        add_options(k)
+        k.set_defaults(func=run_variant, make=make)
+
+
+def run_variant(args) -> int:
+    from .analysis import check_output
+    from .io import save
+
+    check_output(args.out, suffixes=(".safetensors",))
+    result = args.make(args.source, args)
+    weights = getattr(result, "weights", result)
+    save(weights, args.out, metadata={"kcomplexity_variant": args.kind, "source": str(args.source)})
+    zeros = sum(int((w == 0).sum()) for w in weights.values()) / sum(w.size for w in weights.values())
+    print(f"wrote {args.out}: {args.kind} of {args.source}, {len(weights)} tensors, {zeros:.1%} zeros", file=sys.stderr)
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
-SUBCOMMANDS = [add_estimate_parser, add_analyse_parser, add_compare_parser, add_plot_parser, add_demo_parser]
+SUBCOMMANDS = [add_estimate_parser, add_analyse_parser, add_compare_parser, add_variant_parser, add_plot_parser,
+               add_demo_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

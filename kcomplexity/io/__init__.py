@@ -14,6 +14,7 @@ from .model_stream import ModelStream, model_order
 from .readers import FILE_SUFFIXES, Checkpoint, open_cached, open_path, open_source, torch_load
 from .selection import Selection, natural_key
 from .series import CheckpointRef, discover, read_metrics, steps_from_name
+from .writers import save
 
 
 class Weights(Mapping):
@@ -58,6 +59,6 @@ def load(source, include=None, exclude=None, min_ndim: int = 0, buffers: bool = 
 
 
 __all__ = ["Checkpoint", "CheckpointRef", "FILE_SUFFIXES", "ModelStream", "model_order",
-           "Selection", "Weights", "discover", "load",
+           "Selection", "Weights", "discover", "load", "save",
            "natural_key", "open_cached", "open_path", "open_source", "read_metrics", "steps_from_name",
            "torch_load"]
