@@ -288,7 +288,47 @@ def add_plot_parser(subparsers) -> None:
     p.add_argument("--kind", choices=sorted(PLOTS), required=True)
     p.add_argument("--out", required=True, metavar="IMAGE", help="output image (.png, .pdf, .svg)")
     p.add_argument("-e", "--estimator", metavar="SPEC", help="estimator for layers / pareto / planes (default: the first)")
+    p.add_argument("--step", type=float, metavar="N", help="layers: the checkpoint at this step (default: the last)")
+    p.add_argument("--series", metavar="NAME", help="layers: the series to draw (default: the first)")
+    p.add_argument("--metrics", metavar="FILE",
+                   help="pareto: accuracy (or other metrics) to join in: a series' metrics.json "
+                        "({\"records\": [{\"step\": .., \"accuracy\": ..}]}), a JSON object "
+                        "{variant: {\"accuracy\": ..}}, or a CSV with a step or variant column")
     p.set_defaults(func=run_plot)
+
+
+def read_metrics_file(path):
+    """A metrics file as a table keyed by ``step`` (a series' records) or ``variant``."""
+    import json
+
+    import pandas as pd
+
+    try:
+        if str(path).lower().endswith(".csv"):
+            metrics = pd.read_csv(path)
+        else:
+            data = json.loads(open(path).read())
+            metrics = pd.DataFrame(data["records"]) if isinstance(data, dict) and "records" in data else \
+                pd.DataFrame.from_dict(data, orient="index").rename_axis("variant").reset_index()
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise InputError(f"cannot read metrics from {path}: {exc}; give a metrics.json, a JSON object "
+                         "{variant: {\"accuracy\": ..}} or a CSV with a step or variant column") from None
+    if not {"step", "variant"} & set(metrics.columns):
+        raise InputError(f"{path}: the metrics need a 'step' or 'variant' key to join on, found {list(metrics.columns)}")
+    return metrics
+
+
+def _join_metrics(table, metrics):
+    key = "variant" if "variant" in metrics.columns and "variant" in table.columns else "step"
+    if key not in table.columns:
+        raise InputError(f"the metrics are keyed by {key!r}, which the table lacks: give a metrics file with "
+                         f"{'variant' if 'variant' in table.columns else 'step'} keys")
+    metrics = metrics.drop_duplicates(key, keep="last")
+    if key == "step":
+        metrics = metrics.astype({"step": "float64"})
+        table = table.astype({"step": "float64"})
+    return table.drop(columns=[c for c in metrics.columns if c != key and c in table.columns]).merge(
+        metrics, on=key, how="left")
 
 
 def run_plot(args) -> int:
@@ -297,8 +337,13 @@ def run_plot(args) -> int:
 
     _check_out(args.out, suffixes=IMAGE_SUFFIXES)
     table = read_table(args.table)
+    if args.metrics:
+        table = _join_metrics(table, read_metrics_file(args.metrics))
     draw = getattr(plot, PLOTS[args.kind])
-    fig = draw(table, estimator=args.estimator) if args.kind in ("layers", "pareto", "planes") else draw(table)
+    options = {"estimator": args.estimator} if args.kind in ("layers", "pareto", "planes") else {}
+    if args.kind == "layers":
+        options.update(step=args.step, series=args.series)
+    fig = draw(table, **options)
     fig.savefig(args.out, dpi=120)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

@@ -24,10 +24,29 @@ def _figure(n_axes: int = 1, width: float = 6.0, height: float = 4.0):
     return fig, [fig.add_subplot(1, n_axes, i + 1) for i in range(n_axes)]
 
 
+# What each figure draws from, and the command that makes that table (said whenever a table cannot serve).
+NEEDS = {
+    "complexity_over_steps": "an analyse table of a checkpoint series (kcomplexity analyse SERIES --out t.csv)",
+    "layer_bars": "a per-tensor analyse or estimate table (kcomplexity estimate CHECKPOINT --out t.csv)",
+    "variant_bars": "a compare table (kcomplexity compare a=CHECKPOINT b=CHECKPOINT --out t.csv)",
+    "compare_planes": "a compare table with a bitplanes estimator "
+                      "(kcomplexity compare a=CHECKPOINT -e 'bitplanes8|bdm2d' --min-ndim 2 --out t.csv)",
+    "pareto": "an analyse table of a series whose metrics.json holds accuracy, or a compare table with accuracy "
+              "(kcomplexity plot t.csv --kind pareto --metrics accuracy.json)",
+}
+
+
 def _need(df, columns, what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise InputError(f"{what} needs the columns {missing}; pass a table from kcomplexity.analyse/compare")
+        raise InputError(f"{what} needs the columns {missing}; it draws from {NEEDS.get(what, 'kcomplexity.analyse')}")
+
+
+def _nonempty(rows, what: str, why: str):
+    """``rows`` if any are left to draw; never an empty figure."""
+    if len(rows) == 0:
+        raise InputError(f"{what}: nothing to draw, {why}; it draws from {NEEDS[what]}")
+    return rows
 
 
 def _pick(df, column: str, value, what: str):
@@ -47,8 +66,12 @@ def complexity_over_steps(df, value: str = "bits", estimators=None):
     """One axes per estimator, one line per series: model bits (or bits_per_param) against step."""
     if value not in ("bits", "bits_per_param"):
         raise InputError(f"value must be 'bits' or 'bits_per_param', got {value!r}")
-    totals = model_totals(df)
-    estimators = list(dict.fromkeys(df["estimator"])) if estimators is None else list(estimators)
+    _need(df, ["step", "estimator", "bits", "n_params"], "complexity_over_steps")
+    totals = _nonempty(model_totals(df).dropna(subset=["step", value]), "complexity_over_steps",
+                       "no checkpoint has a step and a finite model total (a skipped tensor, e.g. a bias "
+                       "under bdm2d, makes the total NaN: select with --min-ndim 2)")
+    if estimators is None:  # those with a finite total
+        estimators = [e for e in dict.fromkeys(df["estimator"]) if e in set(totals["estimator"])]
     fig, axes = _figure(len(estimators), width=4.5)
     for ax, spec in zip(axes, estimators):
         rows, _ = _pick(totals, "estimator", spec, "complexity_over_steps")
@@ -59,9 +82,13 @@ def complexity_over_steps(df, value: str = "bits", estimators=None):
     return fig
 
 
-def layer_bars(df, estimator=None, step=None, series=None, value: str = "bits_per_param"):
-    """One bar per tensor at one step (default: the last) for one estimator (default: the first)."""
-    _need(df, ["tensor", "step", "estimator", value], "layer_bars")
+def layer_bars(df, estimator=None, step=None, series=None, value: str = "bits_per_param", checkpoint=None):
+    """One bar per tensor of one checkpoint for one estimator (default: the first).
+
+    The checkpoint is the one at ``step`` (default: the last step), or, in a table without
+    steps (one ``estimate``d checkpoint), the one named ``checkpoint`` (default: the first).
+    """
+    _need(df, ["tensor", "estimator", value], "layer_bars")
     rows = df[df["tensor"] != MODEL_TENSOR]
     if rows.empty:
         raise InputError("layer_bars needs per-tensor rows; this table holds whole-model rows only: "
@@ -69,12 +96,20 @@ def layer_bars(df, estimator=None, step=None, series=None, value: str = "bits_pe
     if "series" in rows.columns:
         rows, series = _pick(rows, "series", series, "layer_bars")
     rows, estimator = _pick(rows, "estimator", estimator, "layer_bars")
-    rows, step = _pick(rows, "step", rows["step"].max() if step is None else step, "layer_bars")
+    steps = rows["step"].dropna() if "step" in rows.columns else rows["estimator"].iloc[:0]
+    if len(steps) and checkpoint is None:
+        rows, step = _pick(rows[rows["step"].notna()], "step", steps.max() if step is None else step, "layer_bars")
+        where = f"step {step:g}"
+    elif step is not None:
+        raise InputError(f"layer_bars: step {step!r} given, but this table holds no steps; name the checkpoint instead")
+    else:
+        rows, where = _pick(rows, "checkpoint", checkpoint, "layer_bars") if "checkpoint" in rows else (rows, "")
+    rows = _nonempty(rows.dropna(subset=[value]), "layer_bars", f"every {value} of {estimator} is NaN (skipped)")
     fig, (ax,) = _figure(width=max(5.0, 0.6 * len(rows)))
     ax.bar(range(len(rows)), rows[value].to_numpy())
     ax.set_xticks(range(len(rows)), rows["tensor"].astype(str), rotation=45, ha="right")
-    where = f"{series}, " if series is not None else ""
-    ax.set(title=f"{estimator} ({where}step {step})", xlabel="tensor", ylabel=value.replace("_", " "))
+    where = ", ".join(str(w) for w in (series, where) if w is not None and str(w))
+    ax.set(title=f"{estimator} ({where})" if where else estimator, xlabel="tensor", ylabel=value.replace("_", " "))
     return fig
 
 
@@ -184,7 +219,7 @@ def pareto(df, estimator=None, x: str = "bits", y: str = "accuracy"):
     _need(df, [y, "estimator"], "pareto")
     points = model_totals(df) if "step" in df.columns else _compare_totals(df)
     points, estimator = _pick(points, "estimator", estimator, "pareto")
-    points = points.dropna(subset=[x, y])
+    points = _nonempty(points.dropna(subset=[x, y]), "pareto", f"no row has both {x} and {y} ({estimator})")
     labels = points["variant"] if "variant" in points else points.get("series", points.index).astype(str) + \
         " @" + points["step"].astype(str)
     xs, ys = points[x].to_numpy(float), points[y].to_numpy(float)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..arrays import as_array, dtype_name, is_module
 from ..errors import InputError
-from .readers import SAFETENSORS_DTYPES
+from .readers import SAFETENSORS_DTYPES, open_source
 
 SAFETENSORS_CODES = {name: code for code, name in SAFETENSORS_DTYPES.items()}
 
@@ -21,8 +21,8 @@ def _tensors(weights) -> dict[str, np.ndarray]:
     if hasattr(weights, "weights") and isinstance(weights.weights, Mapping):
         weights = weights.weights  # MomosResult / PruneResult
     if isinstance(weights, (str, os.PathLike)) or is_module(weights):
-        from . import load
-        weights = load(weights, floats_only=False)
+        checkpoint = open_source(weights, False)
+        weights = {name: checkpoint.read(name) for name in checkpoint.info()}
     if not isinstance(weights, Mapping):
         raise InputError(f"save takes a mapping name -> tensor, a variant result, an nn.Module or a checkpoint "
                          f"path, got {type(weights).__name__}")
