@@ -14,31 +14,54 @@ the public face, which only ``cli`` imports):
 >>> round(kcomplexity.estimate(np.zeros(4096, np.float32), "raw|zstd-3").bits_per_value, 3)
 0.037
 """
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from ._version import NUMBERS_VERSION, __version__
 from .errors import KComplexityError
-from .encodings import Encoded, Encoding, Stream
-from .coders import Coded, Coder
-from .estimators import DEFAULT_ESTIMATOR, Estimate, Pipeline, estimate, parse
-from .registry import available, register
-from .io import load, save
-from .coders.bdm import bdm, block_entropy
-from .coders.bdm_extras import bdm_conditional, perturbation
-from .analysis import analyse, analyze
-from .analysis import compare, sparsity
-from .analysis.perturbation import perturbation_map
-from . import variants
+
+if TYPE_CHECKING:  # the public face, written once: read by tools as imports, loaded on first use at run time
+    from .encodings import Encoded, Encoding, Stream
+    from .coders import Coded, Coder
+    from .estimators import DEFAULT_ESTIMATOR, Estimate, Pipeline, estimate, parse
+    from .registry import available, register
+    from .io import load, save
+    from .coders.bdm import bdm, block_entropy
+    from .coders.bdm_extras import bdm_conditional, perturbation
+    from .analysis import analyse, analyze
+    from .analysis import compare, sparsity
+    from .analysis.perturbation import perturbation_map
+    from . import variants
 
 
-__all__ = ["Coded", "Coder", "DEFAULT_ESTIMATOR", "Encoded", "Encoding", "Estimate", "KComplexityError", "Pipeline",
-           "Stream", "available",
-           "estimate", "parse", "register", "__version__", "NUMBERS_VERSION", "load", "save", "analyse", "analyze", "compare", "sparsity",
-           "variants", "bdm", "block_entropy", "bdm_conditional", "perturbation", "perturbation_map"]
+def _public() -> dict[str, tuple[str, str | None]]:
+    """``name -> (module, attribute)`` of the imports in the ``TYPE_CHECKING`` block above
+    (attribute None: the name is a subpackage)."""
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    block = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING")
+    return {alias.asname or alias.name: ("." + (node.module or alias.name), node.module and alias.name)
+            for node in block.body if isinstance(node, ast.ImportFrom) for alias in node.names}
+
+
+_PUBLIC = _public()
+__all__ = ["__version__", "NUMBERS_VERSION", "KComplexityError", *_PUBLIC]
 
 
 def __getattr__(name: str):
-    """The ``demo`` and ``train`` subpackages import torch, so they load on first use (and stay out of
-    ``__all__``: ``from kcomplexity import *`` does not load them)."""
-    if name in ("demo", "train"):
-        import importlib
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'kcomplexity' has no attribute {name!r}")
+    """Public names and subpackages load on first use, so ``import kcomplexity`` (and the command
+    line's start) stays fast; ``demo`` and ``train`` import torch and stay out of ``__all__``
+    (``from kcomplexity import *`` does not load them)."""
+    module, attribute = _PUBLIC.get(name, ("." + name, None))
+    try:
+        value = importlib.import_module(module, __name__)
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}{module}":
+            raise
+        raise AttributeError(f"module 'kcomplexity' has no attribute {name!r}") from None
+    value = value if attribute is None else getattr(value, attribute)
+    globals()[name] = value
+    return value

@@ -6,19 +6,23 @@ Exit codes (scripts may rely on them):
   2    usage error (unknown option, missing argument), printed by argparse
   130  interrupted (Ctrl-C)
 
-Adding a subcommand: write ``add_<name>_parser(subparsers)`` that builds the
-subparser and sets ``func=`` to a ``run_<name>(args) -> int`` function, then
-append ``add_<name>_parser`` to ``SUBCOMMANDS`` at the bottom of this file.
+Ctrl-C: run as a program (``main()`` without arguments), the command runs in a forked child
+while this process only waits, so SIGINT is answered at once, even while the child is inside
+one long compression or a C extension's import: the child is killed (every finished row is
+already committed to the cache), the message says how to resume, and the exit code is 130.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import textwrap
 import warnings
 
 from .errors import InputError, KComplexityError
-from .estimators import DEFAULT_ESTIMATOR
+
+WIDTH = 120  # printed tables fit this many columns
 
 EPILOG = textwrap.dedent("""\
     examples:
@@ -33,9 +37,11 @@ EPILOG = textwrap.dedent("""\
     """)
 
 
-def _add_selection_options(p: argparse.ArgumentParser, per: bool = True,
-                           defaults: str = DEFAULT_ESTIMATOR) -> None:
+def _add_selection_options(p: argparse.ArgumentParser, per: bool = True, defaults: str | None = None) -> None:
     """Options shared by every subcommand that reads weights."""
+    from .estimators import DEFAULT_ESTIMATOR
+
+    defaults = defaults or DEFAULT_ESTIMATOR
     p.add_argument("-e", "--estimator", action="append", dest="estimators", metavar="SPEC",
                    help="estimator spec such as 'raw|zstd-19' or 'bitplanes8|bdm2d' (repeatable; "
                         f"default {defaults}). Quote it: '|' is a shell pipe")
@@ -49,17 +55,50 @@ def _add_selection_options(p: argparse.ArgumentParser, per: bool = True,
                             "in natural name order")
 
 
-def _progress_enabled(args) -> bool:
-    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+def _progress(args) -> "str | bool":
+    """The progress bar's label (the subcommand) on a terminal, else False."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty() and args.command
+
+
+def _shorten(text: str, width: int) -> str:
+    text = str(text)
+    return text if len(text) <= width else text[:width // 2 - 1] + "..." + text[-(width - width // 2 - 2):]
+
+
+def _print_rows(df, cols) -> None:
+    """``df[cols]`` in at most WIDTH columns (long names shortened in the middle); each skipped
+    row's reason once, below the table."""
+    shown = df[cols].copy()
+    numbers = {c: "{:.4g}".format for c in cols if shown[c].dtype.kind == "f"}
+    fixed = sum(max(len(c), shown[c].map(numbers.get(c, str)).str.len().max()) + 2 for c in cols if c != "tensor")
+    if "tensor" in shown:
+        shown["tensor"] = shown["tensor"].map(lambda t: _shorten(t, max(12, WIDTH - fixed - 1)))
+    print(shown.to_string(index=False, formatters=numbers))
+    if "skipped" in df:
+        for note, rows in df.dropna(subset=["skipped"]).groupby("skipped", sort=False):
+            names = ", ".join(dict.fromkeys(rows["tensor"] + " " + rows["estimator"]))
+            print(f"skipped ({_shorten(names, 80)}): {note}")
 
 
 def _print_table(df) -> None:
-    import pandas as pd
+    """An estimate table: one checkpoint named above its rows."""
+    if "checkpoint" in df and df["checkpoint"].nunique() == 1:
+        step = df["step"].dropna().unique() if "step" in df else []
+        print(f"{df['checkpoint'].iloc[0]}" + (f" (step {step[0]})" if len(step) == 1 else ""))
+    cols = [c for c in ("tensor", "n_params", "estimator", "bits", "bits_per_param", "ratio")
+            if c in df.columns and df[c].notna().any()]
+    _print_rows(df, cols)
 
-    cols = [c for c in ("checkpoint", "step", "tensor", "n_params", "estimator", "bits",
-                        "bits_per_param", "ratio", "skipped") if c in df.columns and df[c].notna().any()]
-    with pd.option_context("display.max_rows", 200, "display.width", 160, "display.max_columns", 20):
-        print(df[cols].to_string(index=False))
+
+def _print_summary(df) -> None:
+    """An analyse table without --out: whole-model bits per checkpoint and estimator."""
+    from .analysis import model_totals
+
+    totals = model_totals(df)
+    cols = [c for c in ("series", "step", "estimator", "bits", "bits_per_param") if c in totals]
+    print(f"{len(df)} rows over {df['checkpoint'].nunique()} checkpoint(s); model totals "
+          "(--out FILE writes every row):")
+    _print_rows(totals, cols)
 
 
 # ---------------------------------------------------------------- estimate
@@ -104,8 +143,7 @@ def run_estimate(args) -> int:
     _check_out(args.out)
     df = analyse(args.source, estimators=args.estimators, per=args.per, include=args.include,
                  exclude=args.exclude, min_ndim=args.min_ndim, floats_only=not args.all_dtypes,
-                 cache=not args.no_cache,
-                 progress=_progress_enabled(args), allow_nonfinite=args.allow_nonfinite)
+                 cache=not args.no_cache, progress=_progress(args), allow_nonfinite=args.allow_nonfinite)
     _print_table(df)
     if args.out:
         write_table(df, args.out)
@@ -131,7 +169,7 @@ def add_analyse_parser(subparsers) -> None:
                    help="with an hf: source: these revisions as a series (steps read from their names)")
     _add_selection_options(p)
     _add_dtypes_option(p)
-    p.add_argument("--out", metavar="FILE", required=True, help="output table: .parquet or .csv")
+    p.add_argument("--out", metavar="FILE", help="output table: .parquet or .csv (without it: a summary is printed)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="local worker processes (default 1)")
     p.add_argument("--dask", metavar="ADDR", help="Dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--connect-timeout", type=float, default=8.0, metavar="S",
@@ -158,11 +196,14 @@ def run_analyse(args) -> int:
         df = analyse(source, estimators=args.estimators, per=args.per, workers=args.workers,
                      executor=client, cache=cache, include=args.include, exclude=args.exclude,
                      min_ndim=args.min_ndim, floats_only=not args.all_dtypes, delta=args.delta,
-                     progress=_progress_enabled(args),
+                     progress=_progress(args),
                      allow_nonfinite=args.allow_nonfinite, sparsity=args.sparsity)
     finally:
         if client is not None:
             client.close()
+    if not args.out:
+        _print_summary(df)
+        return 0
     write_table(df, args.out)
     print(f"wrote {len(df)} rows to {args.out}", file=sys.stderr)
     return 0
@@ -475,8 +516,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0, 1, 2 or 130)."""
+def _interrupted(argv: list[str]) -> str:
+    """What Ctrl-C leaves behind, and how to go on (read off the raw arguments: nothing is parsed yet
+    in the waiting process)."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command in ("estimate", "analyse", "analyze") and "--no-cache" not in argv:
+        where = argv[argv.index("--cache") + 1] if "--cache" in argv[:-1] else ".kcomplexity-cache/cache.sqlite"
+        return (f"kcomplexity: interrupted; every finished estimate is kept in the cache ({where}): "
+                "rerun the same command to resume from there")
+    return "kcomplexity: interrupted"
+
+
+def run(argv: list[str]) -> int:
+    """Parse and run one command in this process; returns the exit code (0, 1, 2 or 130)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -489,10 +541,63 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kcomplexity: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("kcomplexity: interrupted", file=sys.stderr)
+        print(_interrupted(argv), file=sys.stderr)
         return 130
     finally:
         warnings.formatwarning = formatwarning
+
+
+def _supervised(argv: list[str]) -> int:
+    """``run(argv)`` in a forked child that ignores SIGINT; this process waits and answers Ctrl-C.
+    SIGINT is blocked across the fork, so it lands either before it (nothing started) or in the wait."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    parent = os.getpid()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    pid = os.fork()
+    if pid == 0:  # the child; its own pool workers inherit the ignored SIGINT
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        code = 1
+        try:
+            from .analysis.executors import die_with_parent
+            die_with_parent(parent)
+            code = run(argv)
+        except BaseException:  # a bug: its traceback, then exit 1
+            import traceback
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        return _exit_code(os.waitpid(pid, 0)[1])
+    except KeyboardInterrupt:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        print(_interrupted(argv), file=sys.stderr, flush=True)
+        return 130
+
+
+def _exit_code(status: int) -> int:
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell reports it
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``kcomplexity`` program; returns the exit code (0, 1, 2 or 130).
+
+    Without ``argv`` (the installed command, ``python -m kcomplexity.cli``) the command runs in a
+    forked child so that Ctrl-C ends it within moments (exit 130); with ``argv`` it runs here.
+    """
+    if argv is not None or not hasattr(os, "fork"):
+        return run(sys.argv[1:] if argv is None else argv)
+    try:
+        return _supervised(sys.argv[1:])
+    except KeyboardInterrupt:  # before the child was started
+        print(_interrupted(sys.argv[1:]), file=sys.stderr)
+        return 130
 
 
 def _warning_line(message, category, filename, lineno, line=None) -> str:

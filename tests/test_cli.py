@@ -79,8 +79,8 @@ def test_bad_spec_and_bad_output_are_user_errors(series, tmp_path, capsys):
 
 def test_usage_errors_exit_2_and_help_exits_0(capsys):
     assert cli.main([]) == 2
-    assert cli.main(["analyse", "somewhere"]) == 2  # --out is required
-    assert "--out" in capsys.readouterr().err
+    assert cli.main(["plot", "t.csv", "--out", "x.png"]) == 2  # --kind is required
+    assert "--kind" in capsys.readouterr().err
     assert cli.main(["--help"]) == 0
     assert "exit codes" in capsys.readouterr().out
 

@@ -208,11 +208,12 @@ def _located(exc: KComplexityError, row: Row) -> KComplexityError:
     return exc
 
 
-def execute(jobs: list[Job], cache: Cache | None, workers: int, executor, progress: bool) -> None:
+def execute(jobs: list[Job], cache: Cache | None, workers: int, executor, progress: bool,
+            label: str = "analyse") -> None:
     """Fill ``row.result`` for every row to run: from the cache, or by running its task."""
     from tqdm import tqdm
 
-    bar = tqdm(total=sum(len(j.rows) for j in jobs), desc="analyse", unit="est", disable=not progress,
+    bar = tqdm(total=sum(len(j.rows) for j in jobs), desc=label, unit="est", disable=not progress,
                file=sys.stderr)
     if executor is not None or isinstance(workers, int) and workers > 1:  # largest first: none left alone at the end
         jobs = sorted(jobs, key=lambda j: -max((r.n_params for r in j.rows), default=0))
@@ -242,8 +243,8 @@ def _store(cache: Cache | None, outcome: Outcome, row: Row) -> None:
 
 
 class _BarState:
-    """The bar's count: finished rows plus the reported fractions of running jobs (thread-safe:
-    pool progress arrives on a relay thread). Whole numbers show as integers."""
+    """The bar's count: finished rows (a whole number); the running jobs' reported fractions show
+    beside it as "running 45%" (thread-safe: pool progress arrives on a relay thread)."""
 
     def __init__(self, bar, rows: list[int]):
         self.bar, self.rows, self.finished, self.partial, self.lock = bar, rows, 0, {}, threading.Lock()
@@ -261,8 +262,9 @@ class _BarState:
             self._show()
 
     def _show(self) -> None:
-        part = round(sum(self.partial.values()), 2)
-        self.bar.n = self.finished + part if part else self.finished
+        self.bar.n = self.finished
+        running = " ".join(f"{100 * (part % 1):.0f}%" for part in self.partial.values())
+        self.bar.set_postfix_str(f"running {running}" if running else "", refresh=False)
         self.bar.update(0)
 
 
@@ -322,7 +324,9 @@ def analyse(source, estimators=None, per: str = "tensor", workers: int = 1, exec
     lossless estimator, and conditional BDM for every BDM one (see ``kcomplexity.analysis.delta``). ``cache``: True (default
     file ``.kcomplexity-cache/cache.sqlite``), False, or a path. ``executor``: a Dask
     address or client (see ``executors``). ``progress``: a tqdm bar on stderr
-    (default: when stderr is a terminal); locally it also advances within a tensor
+    (default: when stderr is a terminal), labelled with ``progress`` when that is a string
+    (default "analyse"); it counts finished rows and shows how far the running ones are
+    (lzma pieces, chunks of a chunked coder). Locally it also advances within a tensor
     (lzma pieces, chunks of a chunked coder). Workers a local run leaves idle compress
     the chunks of a chunked coder (``raw|lzma-9-c64M``) in parallel.
 
@@ -348,10 +352,11 @@ def analyse(source, estimators=None, per: str = "tensor", workers: int = 1, exec
     if not jobs:
         raise InputError(f"no tensor selected in {len(refs)} checkpoint(s) (include={include}, exclude={exclude}, "
                          f"min_ndim={min_ndim}, floats_only={floats_only}): relax the selection")
-    progress = sys.stderr.isatty() if progress is None else bool(progress)
+    progress = sys.stderr.isatty() if progress is None else progress
+    label = progress if isinstance(progress, str) else "analyse"
     store = Cache(cache_file) if cache_file else None
     try:
-        execute(jobs, store, workers, executor, progress)
+        execute(jobs, store, workers, executor, bool(progress), label)
     finally:
         if store is not None:
             store.close()

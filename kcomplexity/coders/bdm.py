@@ -214,8 +214,8 @@ def check_symbols(x, ndim: int = 1, nsymbols: int = 2, block: int | None = None,
 def too_small(shape: tuple, side: int, partition: str) -> TooSmall:
     """The error for an input (or tile) of ``shape`` holding no complete block."""
     return TooSmall(f"input of shape {shape} holds no complete {'x'.join([str(side)] * len(shape))} block "
-                    f"under the {partition!r} partition: use a larger input, a smaller block, "
-                    "or partition='recursive'")
+                    f"under the {partition!r} partition: use a larger input, a smaller block, or the recursive "
+                    "partition (spec suffix '-recursive', e.g. 'bdm2d-recursive'; API partition='recursive')")
 
 
 def count(x, ndim: int = 1, nsymbols: int = 2, block: int | None = None,
