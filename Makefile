@@ -8,7 +8,7 @@ CORE_PY    := $(CORE_VENV)/bin/python
 CORE_STAMP := $(CORE_VENV)/.installed
 CORE_MIN_PASSED ?= 600
 
-.PHONY: setup test test-core demo bench docs clean
+.PHONY: setup test test-core demo bench docs notebooks clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,9 @@ demo: setup
 
 docs: setup
 	$(VENV)/bin/mkdocs build --strict
+
+notebooks: setup  # re-execute the notebooks and store their outputs (figures) in place; the tests check them
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 notebooks/*.ipynb
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
