@@ -76,8 +76,9 @@ def _print_rows(df, cols) -> None:
     print(shown.to_string(index=False, formatters=numbers))
     if "skipped" in df:
         for note, rows in df.dropna(subset=["skipped"]).groupby("skipped", sort=False):
-            names = ", ".join(dict.fromkeys(rows["tensor"] + " " + rows["estimator"]))
-            print(f"skipped ({_shorten(names, 80)}): {note}")
+            tensors, specs = dict.fromkeys(rows["tensor"]), ", ".join(dict.fromkeys(rows["estimator"]))
+            text = f"skipped by {specs}, {len(tensors)} tensor(s) ({', '.join(tensors)}): {note}"
+            print(textwrap.fill(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False))
 
 
 def _print_table(df) -> None:
@@ -543,6 +544,9 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print(_interrupted(argv), file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as a shell tool does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     finally:
         warnings.formatwarning = formatwarning
 

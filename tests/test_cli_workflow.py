@@ -163,3 +163,56 @@ def test_save_writes_what_load_reads_bit_for_bit(tmp_path):
     assert np.array_equal(from_module["weight"], module.weight.detach().numpy())
     with pytest.raises(kc.KComplexityError, match="m.safetensors"):
         kc.save(weights, tmp_path / "m.pt")
+
+
+def test_estimate_rows_fit_120_columns_and_notes_name_cli_flags(bert_dir, capsys):
+    assert cli.main(["estimate", str(bert_dir), "-e", "bitplanes8|bdm2d-tile64", "-e", "fields|zstd-19",
+                     "--no-cache", "-q"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert max(map(len, out)) <= 120 and sum("bitplanes8|bdm2d-tile64" in line for line in out) > 10
+    notes = " ".join(line.strip() for line in out[out.index(next(x for x in out if x.startswith("skipped by "))):])
+    assert "'-recursive'" in notes and "(spec suffix" in notes  # the CLI's way, not partition='recursive' alone
+    assert "bert.embeddings.LayerNorm.weight" in notes  # skipped 1-D tensors, named once below the table
+
+
+def test_analyse_without_out_prints_model_totals(capsys):
+    from pathlib import Path
+
+    series = Path(__file__).resolve().parent.parent / "data" / "mlp_baseline"
+    assert cli.main(["analyse", str(series), "-e", "raw|zstd-3", "--no-cache", "-q"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("54 rows over 9 checkpoint(s)")
+    totals = kc.analysis.model_totals(kc.analyse(series, "raw|zstd-3", cache=False))
+    assert len(out) == 2 + len(totals) and out[1].split() == ["step", "estimator", "bits", "bits_per_param"]
+    last = out[-1].split()
+    assert last[:2] == ["8", "raw|zstd-3"] and float(last[2]) == pytest.approx(totals["bits"].iloc[-1], rel=1e-3)
+
+
+def test_progress_counts_whole_rows_labelled_by_the_subcommand(checkpoint, monkeypatch):
+    from kcomplexity.analysis import _analyse
+
+    labels = []
+    execute = _analyse.execute
+    monkeypatch.setattr(_analyse, "execute", lambda *a: labels.append(a[-1]) or execute(*a))
+    monkeypatch.setattr(cli.sys.stderr, "isatty", lambda: True, raising=False)
+    assert cli.main(["estimate", str(checkpoint), "--no-cache"]) == 0
+    assert labels == ["estimate"]
+
+    class Bar:
+        n, postfix = 0, ""
+
+        def set_postfix_str(self, text, refresh=True):
+            self.postfix = text
+
+        def update(self, k):
+            pass
+
+    bar = Bar()
+    state = _analyse._BarState(bar, [3, 1])
+    state.advance(0, 0.5)
+    state.advance(0, 0.99)
+    assert (bar.n, bar.postfix) == (0, "running 49%")  # 1.49 of job 0's 3 rows: one finished, half of the next
+    state.finish(1)
+    assert bar.n == 1 and isinstance(bar.n, int)
+    state.finish(0)
+    assert (bar.n, bar.postfix) == (4, "")
