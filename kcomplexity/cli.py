@@ -29,6 +29,7 @@ EPILOG = textwrap.dedent("""\
       kcomplexity estimate model.safetensors -e 'raw|zstd-19' -e 'bitplanes8|bdm2d' --min-ndim 2
       kcomplexity analyse runs/baseline -e 'raw|zstd-3' --out results.parquet --workers 2
       kcomplexity analyse runs/ --per model -e 'raw|lzma-9' --out runs.csv --dask tcp://host:8786
+      kcomplexity variant momos final.safetensors --capacity 0.05 --out momos.safetensors
       kcomplexity compare trained=final.safetensors momos=momos.safetensors -e 'raw|lzma-9' -e motif-4
       kcomplexity plot results.parquet --kind steps --out steps.png
       kcomplexity <subcommand> --help

@@ -202,9 +202,15 @@ def test_lossless_rows_verify(hf, name):
             assert e.raw_bits == 8 * w[n].dtype.itemsize * w[n].size
 
 
-def test_a_whole_model_is_not_one_tensor(hf):
+def test_estimate_of_a_whole_model_is_its_per_model_row(hf):
+    """A folder, a path or the loaded mapping: kc.estimate measures the model as one stream, the
+    same bits as analyse(per="model"); a bare mapping handed to as_array is still refused."""
+    folder = hf["root"] / "gpt2"
+    row = kc.analyse(folder, "fields|entropy", per="model", cache=False)["bits"].item()
+    assert kc.estimate(folder, "fields|entropy").bits == kc.estimate(kc.load(folder), "fields|entropy").bits == row
+    assert [e.bits for e in kc.estimate(str(folder), ["fields|entropy"])] == [row]
     with pytest.raises(InputError, match="whole model"):
-        kc.estimate(kc.load(hf["root"] / "gpt2"), "raw|zstd-3")
+        kc.parse("raw|zstd-3").estimate(kc.load(folder))
 
 
 def test_sharded_and_unsharded_copies_give_the_same_bits(hf):

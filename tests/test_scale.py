@@ -160,10 +160,13 @@ def test_analyse_shows_progress_within_one_tensor_and_threads_change_no_bits(mon
 
     shown = []
     original = tqdm.tqdm.update
-    monkeypatch.setattr(tqdm.tqdm, "update", lambda self, n=1: (original(self, n), shown.append(self.n))[0])
+    monkeypatch.setattr(tqdm.tqdm, "update",
+                        lambda self, n=1: (original(self, n), shown.append((self.n, self.postfix)))[0])
     x = {"w": weights(np.float32, (100, 400)).round(2)}
     one = kc.analyse(x, "raw|lzma-1-c16K", progress=True, cache=False)
-    assert len(shown) >= 10 and shown == sorted(shown) and shown[-1] == 1 and 0 < shown[0] < 0.2
+    running = [int(postfix.split()[-1].rstrip("%")) for n, postfix in shown if postfix]
+    assert [n for n, _ in shown] == [0] * (len(shown) - 1) + [1]  # the count: whole rows only
+    assert len(running) >= 10 and running == sorted(running) and running[0] < 20  # within the tensor
     two = kc.analyse(x, "raw|lzma-1-c16K", workers=2, cache=False)
     assert one.bits.tolist() == two.bits.tolist() == [kc.estimate(x["w"], "raw|lzma-1-c16K").bits]
 
