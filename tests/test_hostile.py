@@ -794,3 +794,33 @@ def test_tables_with_huge_ints_and_text_bits(tmp_path, capsys):
     table.to_csv(tmp_path / "t.csv", index=False)
     cli_error(["plot", tmp_path / "t.csv", "--kind", "steps", "--out", tmp_path / "p.png"], capsys, "hold text",
               cls="tables")
+
+
+INTERRUPT_AT_IMPORT = """
+import sys
+
+class CtrlC:  # Ctrl-C arriving while kcomplexity imports its analysis layer
+    def find_spec(self, name, path=None, target=None):
+        if name == "kcomplexity.analysis":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+"""
+
+
+def test_ctrl_c_while_the_command_line_imports_exits_130_quietly(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(INTERRUPT_AT_IMPORT)
+    (tmp_path / "kcomplexity").write_text("import sys\nfrom kcomplexity.cli import main\nsys.exit(main())\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", ""),
+                                                        str(Path(__file__).parents[1])])}
+    for command in (["-m", "kcomplexity.cli", "--help"], [str(tmp_path / "kcomplexity"), "--help"]):
+        def run():
+            done = subprocess.run([sys.executable, *command], env=env, capture_output=True, text=True, timeout=60)
+            if done.returncode != 130 or done.stderr != "kcomplexity: interrupted\n":
+                raise RuntimeError(f"exit {done.returncode}: {done.stderr[-300:]}")
+            return done
+        attempt("command line", run, expect="ok")
+    library = subprocess.run([sys.executable, "-c", "import kcomplexity"], env=env, capture_output=True, text=True,
+                             timeout=60)  # a library import is not the command: the interrupt propagates
+    assert library.returncode != 0 and "KeyboardInterrupt" in library.stderr
