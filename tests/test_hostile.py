@@ -824,3 +824,27 @@ def test_ctrl_c_while_the_command_line_imports_exits_130_quietly(tmp_path):
     library = subprocess.run([sys.executable, "-c", "import kcomplexity"], env=env, capture_output=True, text=True,
                              timeout=60)  # a library import is not the command: the interrupt propagates
     assert library.returncode != 0 and "KeyboardInterrupt" in library.stderr
+
+
+@pytest.mark.parametrize("compression", ["bzip2", "deflate"])
+def test_pt_pickle_record_bombs_are_refused_unread(tmp_path, compression):
+    import pickle
+    import tracemalloc
+    import zipfile
+    method = {"bzip2": zipfile.ZIP_BZIP2, "deflate": zipfile.ZIP_DEFLATED}[compression]
+    with zipfile.ZipFile(tmp_path / "b.pt", "w", method) as z, z.open("archive/data.pkl", "w", force_zip64=True) as f:
+        f.write(pickle.dumps({"w": 1}, protocol=2)[:-1])
+        for _ in range(4 if compression == "bzip2" else 3):
+            f.write(b"N" * (1 << 24))  # NONE opcodes: each pushes a reference onto the unpickler's stack
+        f.write(b".")
+
+    def load_traced():
+        tracemalloc.start()
+        try:
+            return kc.load(tmp_path / "b.pt")
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            assert peak < 16 << 20, f"{peak >> 20} MB"
+
+    error(".pt storages and views", load_traced, "data.pkl holds .* bytes")

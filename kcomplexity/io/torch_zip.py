@@ -19,6 +19,7 @@ from math import prod
 
 from ..errors import SourceError
 
+MAX_PICKLE = 32 << 20  # ~200 bytes per tensor: 100,000+ tensors
 REBUILD_TENSOR = {"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3"}
 
 
@@ -115,6 +116,16 @@ class _Replay(pickle.Unpickler):
                               "corrupt or crafted: re-save it with torch.save")
 
 
+def _check_pickle_record(label: str, info: zipfile.ZipInfo) -> None:
+    """``data.pkl`` as torch.save writes it: stored (zipfile would expand bzip2/lzma without bound)
+    and at most MAX_PICKLE bytes (each one-byte opcode may push an 8-byte reference)."""
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.file_size > MAX_PICKLE:
+        raise SourceError(f"{label}: {info.filename} holds {info.file_size} bytes compressed with method "
+                          f"{info.compress_type}; torch.save stores it uncompressed and far smaller (at most "
+                          f"{MAX_PICKLE >> 20} MiB read). The file is not a torch checkpoint as torch writes it: "
+                          "re-save it with torch.save")
+
+
 def check_torch_zip(path) -> None:
     """Raise SourceError unless every storage and tensor view of a zip ``.pt`` fits; no-op for legacy files."""
     label = str(path)
@@ -126,6 +137,7 @@ def check_torch_zip(path) -> None:
             if len(pkl) != 1:
                 raise SourceError(f"{label}: a zip file without one <name>/data.pkl record is not a torch "
                                   "checkpoint; re-save it with torch.save")
+            _check_pickle_record(label, archive.getinfo(pkl[0]))
             with archive.open(pkl[0]) as f:
                 _Replay(f, archive, pkl[0][: -len("data.pkl")], label).load()
     except SourceError:
