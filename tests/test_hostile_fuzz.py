@@ -55,7 +55,8 @@ def analyse_file(path):
 
 # ---------------------------------------------------------------- safetensors headers
 ST_DTYPES = st.sampled_from(["F32", "F16", "BF16", "F64", "I8", "I32", "I64", "U8", "U16", "BOOL",
-                             "F8_E4M3", "F8_E5M2", "C64", "X7", "", "f32"])
+                             "F8_E4M3", "F8_E5M2", "C64", "X7", "", "f32", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2",
+                             "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I4", "U4", "C128", "U32", "U64"])
 ST_ENTRY = st.fixed_dictionaries({
     "dtype": ST_DTYPES,
     "shape": st.lists(st.one_of(st.integers(0, 6), st.integers(-3, -1), HUGE), max_size=3),
@@ -461,3 +462,120 @@ def test_hf_specs_and_cache_layouts(tmp_path, monkeypatch, spec, ref, link):
     outcome, _ = attempt("hf: sources (fuzz)", lambda: analyse_file(spec))
     if outcome == "ok":  # only the intact layout reads, and only for the repository that is there
         assert link == "blob" and spec.startswith("hf:org/m") and ref in ("0" * 40, "a" * 40 + "\n"[:0])
+
+
+# ---------------------------------------------------------------- zip archives (issue 20)
+MEMBER_NAMES = st.sampled_from(["w.npy", "w", "v.npy", "a/b.npy", "../x.npy", ".npy", "w.NPY", "x.txt", "é.npy"])
+METHODS = st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+MEMBER_ARRAYS = st.sampled_from([np.arange(6, dtype=np.float32), np.ones((2, 3), np.float64),
+                                 np.asfortranarray(np.arange(12, dtype=np.float16).reshape(3, 4)),
+                                 np.arange(5, dtype=">f4"), np.zeros(0, np.float32)])
+
+
+def npy(array) -> bytes:
+    import io
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+@FUZZ
+@given(members=st.lists(st.tuples(MEMBER_NAMES, MEMBER_ARRAYS, METHODS), min_size=1, max_size=4),
+       edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3),
+       cut=st.none() | st.integers(0, 400))
+def test_npz_archives(tmp_path, members, edits, cut):
+    """Names, methods, duplicates, flipped bytes, truncation. Oracle: a member read by both
+    kcomplexity and numpy (from an archive with unique names) gives the same array."""
+    path = fresh(tmp_path, ".npz")
+    with zipfile.ZipFile(path, "w") as z:
+        for name, array, method in members:
+            z.writestr(zipfile.ZipInfo(name), npy(array), method)
+    data = bytearray(path.read_bytes())
+    for at, value in edits:
+        data[at % len(data)] = value
+    path.write_bytes(bytes(data[:cut] if cut is not None else data))
+
+    def read_all():
+        weights = kc.load(path, floats_only=False)
+        return {name: weights[name] for name in weights}
+
+    def same_as_numpy(arrays) -> bool:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                theirs = {n: z[n] for n in arrays}
+        except Exception:  # noqa: BLE001  (numpy refuses: no oracle)
+            return True
+        return all(np.array_equal(arrays[n], theirs[n]) and arrays[n].dtype == theirs[n].dtype
+                   for n in arrays)
+
+    attempt("zip archives (fuzz)", read_all, oracle=same_as_numpy)
+
+
+# ---------------------------------------------------------------- every torch dtype (issue 20)
+TORCH_DTYPES = sorted({str(getattr(torch, n)).removeprefix("torch.") for n in dir(torch)
+                       if isinstance(getattr(torch, n), torch.dtype)})
+
+
+@pytest.mark.parametrize("dtype", TORCH_DTYPES)
+def test_every_torch_dtype(tmp_path, dtype):
+    """Each torch dtype, directly, in a .pt and in a .safetensors: measured bit-exactly or refused clearly."""
+    try:
+        tensor = torch.zeros(8, dtype=torch.uint8).view(getattr(torch, dtype))
+    except (RuntimeError, TypeError):
+        try:
+            tensor = torch.zeros(8, dtype=getattr(torch, dtype))
+        except (RuntimeError, TypeError):
+            pytest.skip(f"torch cannot make a {dtype} tensor")
+    attempt("torch dtypes (fuzz)", lambda: kc.estimate(tensor, "raw|zstd-3"),
+            oracle=lambda e: e.raw_bits == 8 * tensor.element_size() * tensor.numel())
+    for suffix, save in ((".pt", torch.save), (".safetensors", save_file)):
+        path = fresh(tmp_path, suffix)
+        try:
+            save({"w": tensor}, path)
+        except Exception:  # noqa: BLE001  (not every format stores every dtype)
+            continue
+        attempt("torch dtypes (fuzz)", lambda: analyse_file(path),
+                oracle=lambda df: df["n_params"].sum() == tensor.numel())
+
+
+# ---------------------------------------------------------------- file kinds (issue 20)
+def _make_kind(path, kind: str) -> None:
+    import os
+    import socket
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(path))
+        sock.close()
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "loop":
+        path.symlink_to(path)
+    elif kind == "dangling":
+        path.symlink_to(path.with_name("nowhere"))
+    elif kind in ("/dev/zero", "/dev/null", "/dev/urandom", "/proc/self/mem"):
+        path.symlink_to(kind)
+
+
+FILE_KINDS = ["fifo", "socket", "empty", "folder", "loop", "dangling", "/dev/zero", "/dev/null", "/dev/urandom",
+              "/proc/self/mem"]
+
+
+@pytest.mark.parametrize("kind", FILE_KINDS)
+@pytest.mark.parametrize("name", ["x.safetensors", "x.npz", "x.npy", "x.pt", "x.gguf", "x.onnx"])
+def test_file_kinds(tmp_path, kind, name):
+    """As the source, inside a series folder beside a real checkpoint, and as a model folder's weights."""
+    _make_kind(tmp_path / name, kind)
+    attempt("file kinds (fuzz)", lambda: analyse_file(tmp_path / name), expect="error")
+    series = tmp_path / "series"
+    series.mkdir()
+    save_file({"w": torch.ones(4)}, series / "step_1.safetensors")
+    _make_kind(series / f"step_2{name[1:]}", kind)
+    attempt("file kinds (fuzz)", lambda: analyse_file(series))
+    model = tmp_path / "model"
+    model.mkdir()
+    _make_kind(model / "model.safetensors", kind)
+    attempt("file kinds (fuzz)", lambda: analyse_file(model), expect="error")
