@@ -796,36 +796,6 @@ def test_tables_with_huge_ints_and_text_bits(tmp_path, capsys):
               cls="tables")
 
 
-INTERRUPT_AT_IMPORT = """
-import sys
-
-class CtrlC:  # Ctrl-C arriving while kcomplexity imports its analysis layer
-    def find_spec(self, name, path=None, target=None):
-        if name == "kcomplexity.analysis":
-            raise KeyboardInterrupt
-        return None
-
-sys.meta_path.insert(0, CtrlC())
-"""
-
-
-def test_ctrl_c_while_the_command_line_imports_exits_130_quietly(tmp_path):
-    (tmp_path / "sitecustomize.py").write_text(INTERRUPT_AT_IMPORT)
-    (tmp_path / "kcomplexity").write_text("import sys\nfrom kcomplexity.cli import main\nsys.exit(main())\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", ""),
-                                                        str(Path(__file__).parents[1])])}
-    for command in (["-m", "kcomplexity.cli", "--help"], [str(tmp_path / "kcomplexity"), "--help"]):
-        def run():
-            done = subprocess.run([sys.executable, *command], env=env, capture_output=True, text=True, timeout=60)
-            if done.returncode != 130 or done.stderr != "kcomplexity: interrupted\n":
-                raise RuntimeError(f"exit {done.returncode}: {done.stderr[-300:]}")
-            return done
-        attempt("command line", run, expect="ok")
-    library = subprocess.run([sys.executable, "-c", "import kcomplexity"], env=env, capture_output=True, text=True,
-                             timeout=60)  # a library import is not the command: the interrupt propagates
-    assert library.returncode != 0 and "KeyboardInterrupt" in library.stderr
-
-
 @pytest.mark.parametrize("compression", ["bzip2", "deflate"])
 def test_pt_pickle_record_bombs_are_refused_unread(tmp_path, compression):
     import pickle
