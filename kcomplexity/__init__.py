@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the public face, written once: read by tools as imports, lo
     from .coders.bdm import bdm, block_entropy
     from .coders.bdm_extras import bdm_conditional, perturbation
     from .analysis import analyse, analyze
-    from .analysis import compare, sparsity
+    from .analysis import compare, compare_report, sparsity
     from .analysis.perturbation import perturbation_map
     from . import variants
 

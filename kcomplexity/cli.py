@@ -249,12 +249,12 @@ def run_demo(args) -> int:
 
 
 # ---------------------------------------------------------------- compare
-COMPARE_HIDDEN = {"n_params", "n_seeds", "bits_std", "bits_per_param", "reference_bits", "shuffle_bits",
-                  "reference_kind", "skipped"}  # printed above / below the table, or kept for --out
+COMPARE_SHOWN = ["variant", "estimator", "stream", "per", "bits", "ratio_to_reference", "ci_low", "ci_high",
+                 "p_adjusted", "verdict", "ratio_to_shuffle", "shuffle_verdict"]  # the rest: --out and --report
 
 
 def add_compare_parser(subparsers) -> None:
-    from .analysis import COMPARE_ESTIMATORS
+    from .analysis import COMPARE_ESTIMATORS, COMPARE_SEEDS
     from .variants import INIT_RULES
 
     p = subparsers.add_parser(
@@ -277,20 +277,24 @@ def add_compare_parser(subparsers) -> None:
     p.add_argument("--init", choices=INIT_RULES, default=INIT_RULES[0], metavar="RULE",
                    help=f"for a checkpoint without config.json: how to draw its matrices and embeddings, one of "
                         f"{', '.join(INIT_RULES)} (default {INIT_RULES[0]}); norm weights are 1, biases 0")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="S", help="seeds (default 0 1 2)")
+    p.add_argument("--seeds", type=int, nargs="+", default=list(COMPARE_SEEDS), metavar="S",
+                   help=f"one reference draw and one shuffle per seed (default {' '.join(map(str, COMPARE_SEEDS))})")
     p.add_argument("--no-shuffle", action="store_true", help="skip the shuffled control")
     _add_sparsity_option(p)
     p.add_argument("--out", metavar="FILE", help="also write the table (.parquet or .csv)")
+    p.add_argument("--report", metavar="FILE.md", help="also write a Markdown report: the verdicts, the agreement "
+                                                      "across estimator families and the per-tensor-group table")
     p.set_defaults(func=run_compare)
 
 
 def run_compare(args) -> int:
     import pandas as pd
 
-    from . import compare
+    from . import compare, compare_report
     from .analysis import write_table
 
     _check_out(args.out)
+    _check_out(args.report, suffixes=(".md",))
     variants = {}
     for item in args.variants:
         name, sep, path = item.partition("=")
@@ -299,17 +303,22 @@ def run_compare(args) -> int:
         if name in variants:
             raise InputError(f"variant name {name!r} is given twice; give each NAME=PATH a different name")
         variants[name] = path
-    table = compare(variants, args.estimators, reference=args.reference, seeds=args.seeds,
-                    shuffle_control=not args.no_shuffle, init=args.init, include=args.include,
-                    exclude=args.exclude, min_ndim=args.min_ndim, sparsity=args.sparsity)
-    print(f"reference: {table['reference_kind'].iloc[0]}, seeds {' '.join(map(str, args.seeds))}")
-    cols = [c for c in table if c not in COMPARE_HIDDEN and table[c].notna().any()]
+    options = dict(reference=args.reference, seeds=args.seeds, shuffle_control=not args.no_shuffle, init=args.init,
+                   include=args.include, exclude=args.exclude, min_ndim=args.min_ndim, sparsity=args.sparsity)
+    report = compare_report(variants, args.estimators, **options) if args.report else None
+    table = report.verdicts if report else compare(variants, args.estimators, **options)
+    print(f"reference: {table['reference_kind'].iloc[0]}, seeds {' '.join(map(str, args.seeds))}; verdicts: "
+          "prediction t-test against the reference draws, Holm-adjusted (p_adjusted)")
+    cols = [c for c in COMPARE_SHOWN if c in table and table[c].notna().any()]
     with pd.option_context("display.max_rows", 500, "display.width", 200, "display.max_columns", 20):
         print(table[cols].to_string(index=False, float_format="{:.4g}".format))
     for note, rows in table.dropna(subset=["skipped"]).groupby("skipped", sort=False):
         print(f"note ({', '.join(dict.fromkeys(rows['variant'] + ' ' + rows['estimator']))}): {note}")
     if args.out:
         write_table(table, args.out)
+    if report:
+        report.write(args.report)
+        print(f"report: {args.report}")
     return 0
 
 

@@ -1,5 +1,6 @@
 """Analysis layer: ``analyse`` (checkpoints x tensors x estimators -> DataFrame), the SQLite
-result cache, local and Dask executors, and ``delta`` estimates between checkpoints."""
+result cache, local and Dask executors, ``delta`` estimates between checkpoints, and ``compare`` with
+its inference, estimator families, tensor groups and ``compare_report``."""
 from __future__ import annotations
 
 import tempfile
@@ -7,7 +8,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ._analyse import MODEL_TENSOR, analyse, analyze
-from ._compare import DEFAULT_ESTIMATORS as COMPARE_ESTIMATORS, compare
+from ._compare import DEFAULT_ESTIMATORS as COMPARE_ESTIMATORS, DEFAULT_SEEDS as COMPARE_SEEDS, compare
+from .families import FAMILIES, GROUPS, group_of
+from .report import CompareReport, compare_report
 from .totals import model_totals
 from ._sparsity import sparsity
 from .cache import DEFAULT_CACHE, Cache
@@ -87,5 +90,6 @@ def read_table(path):
     return table
 
 
-__all__ = ["COMPARE_ESTIMATORS", "Cache", "DEFAULT_CACHE", "MODEL_TENSOR", "analyse", "analyze", "check_output", "compare",
+__all__ = ["COMPARE_ESTIMATORS", "COMPARE_SEEDS", "Cache", "CompareReport", "FAMILIES", "GROUPS", "compare_report",
+           "group_of", "DEFAULT_CACHE", "MODEL_TENSOR", "analyse", "analyze", "check_output", "compare",
            "model_totals", "read_table", "sparsity", "write_table"]
