@@ -9,7 +9,7 @@ from kcomplexity.analysis._compare import TOTAL, measure
 from kcomplexity.analysis.families import DEFAULT_SPECS, FAMILIES, GROUPS, family_of, group_of
 from kcomplexity.analysis.inference import against_reference, holm, verdict
 
-N_DRAWS, N_REFERENCE, N_TRIALS = 30, 8, 1000
+N_DRAWS, N_REFERENCE, N_TRIALS = 30, 8, 600
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,9 @@ def trials(bits: dict, n: int, seed: int, shift: float = 1.0) -> pd.DataFrame:
         chosen = rng.choice(N_DRAWS, 1 + N_REFERENCE, replace=False)
         shifted = {k: np.where(np.arange(N_DRAWS) == chosen[0], shift * v, v) for k, v in bits.items()}
         rows.append(trial_verdicts(shifted, chosen[0], chosen[1:]))
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["estimator", "stream"])
+    return table
 
 
 def test_a_fresh_init_draw_gets_no_evidence_in_95_percent_of_trials(init_draws):
