@@ -73,7 +73,8 @@ def test_compare_on_a_fresh_draw_end_to_end(bert_dir, tiny_bert_config):
                                                                    "itself").all()
     assert total.loc["random_init", "p_value"].isna().all()
     fresh = total.loc["fresh"]
-    assert (fresh["ci_low"] < fresh["ratio_to_reference"]).all() and (fresh["ratio_to_reference"] < fresh["ci_high"]).all()
+    assert (fresh["ci_low"] < fresh["ratio_to_reference"]).all()
+    assert (fresh["ratio_to_reference"] < fresh["ci_high"]).all()
     assert (fresh["test"] == "prediction t, 7 df").all() and (fresh["noise"] > 0).all()
     assert total.loc[("pruned", "fields|zstd-3"), "verdict"] == "lower"
     # Holm over the total rows of both variants; the per-stream rows are a family of their own
@@ -147,3 +148,60 @@ def test_compare_by_group_sums_per_matrix_estimators(gpt2_dir):
     np.testing.assert_allclose(rows["p_adjusted"], holm(rows["p_value"].to_numpy()))   # one family: all groups
     with pytest.raises(kc.KComplexityError, match="by must be"):
         kc.compare({"init": gpt2_dir}, by="layer")
+
+
+# ---------------------------------------------------------------- the report
+SPECS = ["q8|zstd-9", "sign|bdm-chunk1200"]
+
+
+@pytest.fixture(scope="module")
+def report(gpt2_dir):
+    pruned = kc.variants.prune_magnitude(kc.load(gpt2_dir), 0.5)
+    return kc.compare_report({"init": gpt2_dir, "pruned": pruned}, SPECS, seeds=(0, 1, 2))
+
+
+def test_report_tables_are_compares_tables(report, gpt2_dir):
+    pruned = kc.variants.prune_magnitude(kc.load(gpt2_dir), 0.5)
+    for by, table in (("model", report.verdicts), ("group", report.groups)):
+        expected = kc.compare({"init": gpt2_dir, "pruned": pruned}, SPECS, seeds=(0, 1, 2), by=by)
+        pd.testing.assert_frame_equal(table, expected)
+    agree = report.agreement.set_index(["variant", "group"])
+    assert list(agree.columns) == SPECS + ["agree", "summary"]
+    assert agree.loc[("pruned", "all"), "agree"] and agree.loc[("pruned", "all"), "summary"] == "all 2 agree: lower"
+    assert agree.loc[("init", "all"), "summary"] == "all 2 agree: no evidence"
+    # norms are ones and zeros in every draw and in both variants: no noise, and the test says so
+    g = report.groups
+    norms = g[(g.group == "norms") & (g.stream == TOTAL) & (g.variant != "random_init")]
+    assert norms["test"].str.contains("identical").all() and (norms["verdict"] == "no evidence").all()
+
+
+def test_agreement_names_family_dependent_verdicts():
+    from kcomplexity.analysis.report import agreement
+    rows = pd.DataFrame({"variant": "v", "stream": TOTAL, "test": "prediction t, 7 df",
+                         "estimator": ["fields|zstd-3", "q8|zstd-9", "sign|bdm-chunk1200"],
+                         "ratio_to_reference": [0.98, 0.93, 1.01], "p_value": [1e-5, 1e-6, 0.5],
+                         "verdict": ["lower", "lower", "no evidence"]})
+    row = agreement(rows).iloc[0]
+    assert not row["agree"] and row["summary"] == ("family-dependent: lower under lossless (fields|zstd-3), "
+                                                   "quantize+compress (q8|zstd-9); no evidence under sign BDM "
+                                                   "(sign|bdm-chunk1200)")
+    assert row["q8|zstd-9"] == "lower (0.9300)"
+
+
+def test_cli_report_writes_the_apis_markdown(report, gpt2_dir, tmp_path, capsys):
+    from kcomplexity import cli
+    out = tmp_path / "r.md"
+    pruned = tmp_path / "pruned.safetensors"
+    from safetensors.numpy import save_file
+    save_file({k: np.ascontiguousarray(v) for k, v in
+               kc.variants.as_weights(kc.variants.prune_magnitude(kc.load(gpt2_dir), 0.5)).items()}, pruned)
+    argv = ["compare", f"init={gpt2_dir}", f"pruned={pruned}", "-e", SPECS[0], "-e", SPECS[1], "--seeds", "0", "1",
+            "2", "--report", str(out)]
+    assert cli.main(argv) == 0
+    text = out.read_text()
+    assert text == kc.compare_report({"init": gpt2_dir, "pruned": pruned}, SPECS, seeds=(0, 1, 2)).markdown
+    for heading in ("## Verdicts: whole model", "## Agreement across estimator families", "## Per tensor group"):
+        assert heading in text
+    assert "Reference: `hf-config:GPT2LMHeadModel`, 3 draws" in text and "| pruned | q8\\|zstd-9 |" in text
+    assert "verdict" in capsys.readouterr().out
+    assert cli.main(["compare", f"init={gpt2_dir}", "--report", str(tmp_path / "r.txt")]) == 1

@@ -308,7 +308,7 @@ VARIANT_CALLS = {
     "shuffle": (kc.variants.shuffle, ["seed"]),
     "random_init": (kc.variants.random_init, ["seed", "init"]),
     "compare": (lambda w, **o: kc.compare({"a": w}, **o), ["estimators", "reference", "seeds", "shuffle_control",
-                                                         "metrics", "sparsity"]),
+                                                         "metrics", "sparsity", "by"]),
 }
 
 

@@ -58,3 +58,13 @@ def test_noise_that_cannot_be_estimated_says_so():
     assert math.isnan(one.p_value) and "one reference draw" in one.test
     skipped = against_reference([math.nan], [1.0, 2.0])
     assert "skipped" in skipped.test
+
+
+def test_float_round_off_is_not_noise():
+    """Sums of block scores differ in the last bits between draws; that is no spread to test against."""
+    ref = np.array([183.486999] * 3) + np.array([0.0, 2.8e-14, 5.7e-14])
+    same, other = against_reference(183.486999 + 2.8e-14, ref), against_reference(190.0, ref)
+    assert same.p_value == 1.0 and "identical" in same.test and same.noise == 0
+    assert math.isnan(other.p_value) and "identical" in other.test
+    welch = against_reference(ref + 1e-14, ref)
+    assert welch.p_value == 1.0 and "identical" in welch.test

@@ -20,7 +20,8 @@ Multiplicity
 Verdict
     ``"lower"`` or ``"higher"`` when the adjusted p-value is below alpha (0.05), else ``"no evidence"``.
     When the noise cannot be estimated (one reference draw, or identical draws) the p-value is NaN
-    and the verdict is ``"no evidence"``; ``test`` says why.
+    and the verdict is ``"no evidence"``; ``test`` says why. Draws are identical when they agree to
+    ``RTOL`` (relative), so float round-off in a sum of block scores is not taken for noise.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ import numpy as np
 
 ALPHA = 0.05
 LEVEL = 0.95
+RTOL = 1e-12  # draws that agree to this relative tolerance are identical (float round-off is not noise)
 VERDICTS = ("lower", "higher", "no evidence")
 
 
@@ -64,9 +66,10 @@ def prediction_test(x: float, ref: np.ndarray, level: float = LEVEL) -> Test:
     if n < 2:
         return _undefined(x / m, math.nan, "one reference draw; pass more seeds")
     s = float(ref.std(ddof=1))
-    if s == 0:
+    if s <= RTOL * abs(m):
         why = "the reference draws are identical, so their noise cannot be estimated"
-        return Test(x / m, x / m, x / m, 1.0, why, 0.0) if x == m else _undefined(x / m, 0.0, why)
+        same = abs(x - m) <= RTOL * abs(m)
+        return Test(x / m, x / m, x / m, 1.0, why, 0.0) if same else _undefined(x / m, 0.0, why)
     t_stat = (x - m) / (s * math.sqrt(1 + 1 / n))
     p = float(2 * stats.t.sf(abs(t_stat), n - 1))
     half = _t(0.5 + level / 2, n - 1) * s / math.sqrt(n)
@@ -81,9 +84,10 @@ def welch_test(own: np.ndarray, ref: np.ndarray, level: float = LEVEL) -> Test:
     a, b = float(own.mean()), float(ref.mean())
     va, vb = own.var(ddof=1) / len(own), ref.var(ddof=1) / len(ref)
     ratio, noise = a / b, float(ref.std(ddof=1)) / b
-    if va + vb == 0:
+    if math.sqrt(va + vb) <= RTOL * max(abs(a), abs(b)):
         why = "every draw of both is identical, so the noise cannot be estimated"
-        return Test(ratio, ratio, ratio, 1.0, why, noise) if a == b else _undefined(ratio, noise, why)
+        return Test(ratio, ratio, ratio, 1.0, why, noise) if abs(a - b) <= RTOL * abs(b) else \
+            _undefined(ratio, noise, why)
     df = (va + vb) ** 2 / (va ** 2 / (len(own) - 1) + vb ** 2 / (len(ref) - 1))
     p = float(2 * stats.t.sf(abs(a - b) / math.sqrt(va + vb), df))
     se = ratio * math.sqrt(va / a ** 2 + vb / b ** 2)

@@ -33,27 +33,31 @@ class CompareReport:
 
 def agreement(table):
     """Per variant (and ``group``, for a ``by="group"`` table): each estimator's total-row verdict and
-    ratio, ``agree`` (every measured estimator gives the same verdict) and a ``summary`` that names the
-    family-dependent verdicts. Estimators that measured nothing (NaN ratio) are listed, not counted."""
+    ratio, ``agree`` (every tested estimator gives the same verdict) and a ``summary`` that names the
+    family-dependent verdicts. Estimators that measured nothing (NaN ratio) or whose test is undefined
+    (the reference's draws are identical, so its noise is unknown) are named, not counted."""
     import pandas as pd
 
     keys = ["variant"] + (["group"] if "group" in table else [])
     rows = table[(table["stream"] == TOTAL) & (table["test"] != REFERENCE_TEST)]
     out = []
     for key, part in rows.groupby(keys, sort=False):
-        measured = part[part["ratio_to_reference"].notna()]
-        named = {}
-        for spec, v in zip(measured["estimator"], measured["verdict"]):
-            named.setdefault(v, []).append(f"{family_of(parse(spec))} ({spec})")
-        unmeasured = [f"{family_of(parse(s))} ({s})" for s in part.loc[part["ratio_to_reference"].isna(), "estimator"]]
-        agree = len(named) == 1
-        summary = (f"all {len(measured)} agree: {next(iter(named))}" if agree else
-                   "family-dependent: " + "; ".join(f"{v} under {', '.join(n)}" for v, n in named.items()))
-        if unmeasured:
-            summary += f" (not measured: {', '.join(unmeasured)})"
-        cells = {spec: f"{v} ({r:.4g})" if r == r else "not measured"
-                 for spec, v, r in zip(part["estimator"], part["verdict"], part["ratio_to_reference"])}
-        out.append({**dict(zip(keys, key)), **cells, "agree": agree and bool(len(measured)), "summary": summary})
+        label = [f"{family_of(parse(s))} ({s})" for s in part["estimator"]]
+        measured, tested = part["ratio_to_reference"].notna(), part["p_value"].notna()
+        named: dict = {}
+        for name, v in zip(part.loc[tested, "estimator"].map(dict(zip(part["estimator"], label))),
+                           part.loc[tested, "verdict"]):
+            named.setdefault(v, []).append(name)
+        summary = (f"all {tested.sum()} agree: {next(iter(named))}" if len(named) == 1 else
+                   "family-dependent: " + "; ".join(f"{v} under {', '.join(n)}" for v, n in named.items())
+                   if named else "no estimator could be tested")
+        for what, mask in (("not measured", ~measured), ("untestable, zero reference noise", measured & ~tested)):
+            if mask.any():
+                summary += f" ({what}: {', '.join(n for n, m in zip(label, mask) if m)})"
+        cells = {spec: "not measured" if r != r else f"{v} ({r:.4f})" if p == p else f"untestable ({r:.4g})"
+                 for spec, v, r, p in zip(part["estimator"], part["verdict"], part["ratio_to_reference"],
+                                          part["p_value"])}
+        out.append({**dict(zip(keys, key)), **cells, "agree": len(named) == 1, "summary": summary})
     return pd.DataFrame(out)
 
 
@@ -71,20 +75,25 @@ def markdown_table(df) -> str:
     return "\n".join(lines)
 
 
+def _ratio(values) -> list[str]:
+    return [f"{r:.4f}" if r == r else "" for r in values]
+
+
 def _interval(df, prefix: str = "") -> list[str]:
-    return [f"[{lo:.4f}, {hi:.4f}]" if lo == lo else "" for lo, hi in zip(df[f"{prefix}ci_low"], df[f"{prefix}ci_high"])]
+    bounds = zip(df[f"{prefix}ci_low"], df[f"{prefix}ci_high"])
+    return [f"[{lo:.4f}, {hi:.4f}]" if lo == lo else "" for lo, hi in bounds]
 
 
 def _verdict_view(df, keys: list[str]):
     """The columns a reader needs to judge one row: ratio, interval, noise, test, p-values, verdict."""
     view = df[keys].copy()
-    view["ratio"] = df["ratio_to_reference"]
+    view["ratio"] = _ratio(df["ratio_to_reference"])
     view["95 % CI"] = _interval(df)
     view["noise (CV)"] = df["noise"]
     view["test"], view["p"], view["p (Holm)"], view["verdict"] = df["test"], df["p_value"], df["p_adjusted"], \
         df["verdict"]
     if "ratio_to_shuffle" in df:
-        view["vs shuffle"] = df["ratio_to_shuffle"]
+        view["vs shuffle"] = _ratio(df["ratio_to_shuffle"])
         view["shuffle CI"] = _interval(df, "shuffle_")
         view["shuffle verdict"] = df["shuffle_verdict"]
     return view
@@ -98,7 +107,7 @@ def _markdown(verdicts, groups, agree, seeds: list) -> str:
     ref_view = reference[reference["stream"] == TOTAL][["variant", "estimator", "family", "n_seeds", "bits"]].copy()
     ref_view["noise (CV)"] = reference.loc[reference["stream"] == TOTAL, "noise"]
     if "ratio_to_shuffle" in reference:
-        ref_view["vs shuffle"] = reference.loc[reference["stream"] == TOTAL, "ratio_to_shuffle"]
+        ref_view["vs shuffle"] = _ratio(reference.loc[reference["stream"] == TOTAL, "ratio_to_shuffle"])
         ref_view["shuffle verdict"] = reference.loc[reference["stream"] == TOTAL, "shuffle_verdict"]
     group_rows = groups[(groups["stream"] == TOTAL) & (groups["test"] != REFERENCE_TEST)]
     how = (f"Reference: `{kind}`, {len(seeds)} draws (seeds {', '.join(map(str, seeds))}). Each row tests "
