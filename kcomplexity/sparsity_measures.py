@@ -14,7 +14,7 @@ import numpy as np
 from .arrays import as_array, check_number, to_float
 from .errors import InputError
 
-COLUMNS = ["lq_ratio", "pq_index", "gini", "k_bound", "k_eps"]
+COLUMNS = ["lq_ratio", "pq_index", "gini", "k_bound", "k_eps", "k_bound_sharp"]
 
 
 def _number(value, what: str) -> float:
@@ -58,17 +58,36 @@ def lq_ratio_rows(rows: np.ndarray, q: float = 0.5) -> np.ndarray:
     return 1.0 - pq_index_rows(rows, q, 2.0)
 
 
-def k_bound(lq_ratio, d, q: float = 0.5, eps: float = 0.1) -> np.ndarray:
-    """Smallest k with k^(1/2 - 1/q) ||w||_q / ||w||_2 <= eps, capped at d (0 where d = 0).
+def stechkin_constant(q: float, p: float = 2.0) -> float:
+    """The sharp constant of sigma_k(w)_p <= c k^(1/p - 1/q) ||w||_q for 0 < q < p (Foucart and Rauhut,
+    *A Mathematical Introduction to Compressive Sensing*, Thm 2.5, their p and q swapped):
+    c = [(q/p)^(q/p) (1 - q/p)^(1 - q/p)]^(1/q) <= 1. 0.3248 at q = 1/2, p = 2; 1/2 at q = 1, p = 2.
+    Equal |w_i| with k = (1 - q/p) d attain it.
 
-    The best k-term bound sigma_k(w)_2 <= k^(1/2 - 1/q) ||w||_q (Stechkin; Foucart and Rauhut,
-    Prop. 2.3) makes this k a guarantee: keeping the k largest |w_i| leaves a relative l_2 error
-    <= eps. With ||w||_q / ||w||_2 = lq_ratio d^(1/q - 1/2): k = ceil(d (lq_ratio / eps)^(1 / (1/q - 1/2))).
+    >>> round(stechkin_constant(0.5), 4), stechkin_constant(1.0)
+    (0.3248, 0.5)
+    """
+    if not 0 < _number(q, "q") < _number(p, "p"):
+        raise InputError(f"the Stechkin constant needs 0 < q < p, got q={q}, p={p}")
+    r = q / p
+    return float((r ** r * (1 - r) ** (1 - r)) ** (1 / q))
+
+
+def k_bound(lq_ratio, d, q: float = 0.5, eps: float = 0.1, constant: float = 1.0) -> np.ndarray:
+    """Smallest k with c k^(1/2 - 1/q) ||w||_q / ||w||_2 <= eps, capped at d (0 where d = 0).
+
+    The best k-term bound sigma_k(w)_2 <= c k^(1/2 - 1/q) ||w||_q (Stechkin; Foucart and Rauhut,
+    Prop. 2.3 with c = 1, Thm 2.5 with the sharp ``c = stechkin_constant(q)``) makes this k a
+    guarantee: keeping the k largest |w_i| leaves a relative l_2 error <= eps. With
+    ||w||_q / ||w||_2 = lq_ratio d^(1/q - 1/2): k = ceil(d (c lq_ratio / eps)^(1 / (1/q - 1/2))).
+    ``constant`` is c: 1 (the simple form, the default) or the sharp constant (a smaller k).
     """
     if not 0 < _number(eps, "eps") < 1:
         raise InputError(f"eps is a relative l2 error in (0, 1), got {eps!r}")
+    if not 0 < _number(constant, "constant") <= 1:
+        raise InputError(f"the bound's constant is in (0, 1] (1, or stechkin_constant(q)), got {constant!r}")
     d = np.asarray(d, dtype=np.float64)
-    exact = d * (np.asarray(lq_ratio, dtype=np.float64) / eps) ** (1.0 / (1.0 / q - 0.5))
+    exact = d * (constant * np.asarray(lq_ratio, dtype=np.float64) / eps) ** (1.0 / (1.0 / q - 0.5))
     k = np.ceil(exact * (1 - 1e-12))  # an exact integer stays itself despite rounding
     return np.minimum(np.maximum(k, 1.0), d).astype(np.int64)
 
@@ -100,7 +119,8 @@ def row_sparsity(rows: np.ndarray, q: float = 0.5, p: float = 0.5, eps: float = 
     lq = lq_ratio_rows(rows, q)
     zero = ~np.any(rows != 0, axis=1)
     return {"lq_ratio": lq, "pq_index": pq_index_rows(rows, p, 1.0), "gini": gini_rows(rows),
-            "k_bound": np.where(zero, 0, k_bound(lq, rows.shape[1], q, eps)), "k_eps": k_eps_rows(rows, eps)}
+            "k_bound": np.where(zero, 0, k_bound(lq, rows.shape[1], q, eps)), "k_eps": k_eps_rows(rows, eps),
+            "k_bound_sharp": np.where(zero, 0, k_bound(lq, rows.shape[1], q, eps, stechkin_constant(q)))}
 
 
 def vector_sparsity(x: np.ndarray, q: float = 0.5, p: float = 0.5, eps: float = 0.1) -> dict[str, float]:

@@ -273,3 +273,19 @@ def test_tiled_perturbation_map_flips_within_each_tile():
             part = plane[r:r + 8, c:c + 8]
             want = kc.perturbation(part, 2) if min(part.shape) >= 4 else np.zeros(part.shape)
             np.testing.assert_allclose(got[r:r + 8, c:c + 8], want, rtol=1e-12, atol=1e-12)
+
+
+def test_perturbation_equals_brute_force_where_pybdms_experiment_does_not(rng):
+    """2-D recursive on a ragged shape: pybdm's PerturbationExperiment re-cuts the slice around a cell and
+    disagrees with pybdm's own BDM differences; ours equals BDM(x with the cell flipped) - BDM(x), as pybdm's
+    BDM computes it. The ignore partition agrees with both."""
+    x = rng.integers(0, 2, (10, 7)).astype(np.uint8)
+    flips = [np.where(np.arange(x.size).reshape(x.shape) == i, 1 - x, x) for i in range(x.size)]
+    for partition in ("recursive", "ignore"):
+        kw = {"min_length": 2} if partition == "recursive" else {}
+        reference = BDM(ndim=2, partition=PARTITIONS[partition], **kw)
+        brute = np.array([reference.bdm(f.astype(int)) for f in flips]) - reference.bdm(x.astype(int))
+        ours = kc.perturbation(x, 2, partition=partition).reshape(-1)
+        np.testing.assert_allclose(ours, brute, rtol=0, atol=TOL)
+        gap = np.abs(pybdm_perturbation(x, 2, partition=partition) - brute).max()
+        assert gap > 10 if partition == "recursive" else gap < TOL

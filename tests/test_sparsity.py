@@ -225,3 +225,34 @@ def test_non_numbers_are_input_errors(options):
     if "p" not in options:
         with pytest.raises(InputError, match="must be a number"):
             prune_lq(heavy(), **options)
+
+
+# ---------------------------------------------------------------- Stechkin's sharp constant
+def test_stechkin_constant_values_and_sharpness():
+    from kcomplexity.sparsity_measures import stechkin_constant
+    assert stechkin_constant(0.5) == pytest.approx(0.75 ** 1.5 * 0.25 ** 0.5)     # = 0.3248
+    assert round(stechkin_constant(0.5), 4) == 0.3248 and stechkin_constant(1.0) == pytest.approx(0.5)
+    assert all(0 < stechkin_constant(q) < 1 for q in (0.1, 0.3, 0.7, 0.99))
+    # sharp: d equal entries, k = (1 - q/2) d, attain sigma_k(w)_2 = c k^(1/2 - 1/q) ||w||_q exactly
+    d, q = 400, 0.5
+    k = int((1 - q / 2) * d)
+    sigma = math.sqrt(d - k)
+    assert sigma == pytest.approx(stechkin_constant(q) * k ** (0.5 - 1 / q) * d ** (1 / q), rel=1e-12)
+    with pytest.raises(InputError, match="0 < q < p"):
+        stechkin_constant(2.0)
+
+
+def test_the_sharp_bound_is_still_a_guarantee_and_never_larger():
+    from kcomplexity.sparsity_measures import k_bound, stechkin_constant
+    rng = np.random.default_rng(7)
+    for w in [rng.standard_cauchy(300), rng.normal(size=300), rng.laplace(size=50) ** 3, np.ones(64),
+              np.r_[np.ones(5), np.zeros(95)]]:
+        row = kc.sparsity({"w": w}, eps=0.2).iloc[0]
+        assert row["k_eps"] == brute_k_eps(w, 0.2)
+        assert row["k_eps"] <= row["k_bound_sharp"] <= row["k_bound"]
+        k = int(row["k_bound_sharp"])   # the bound's own inequality holds at its k
+        tail = np.sqrt(np.sort(w ** 2)[: len(w) - k].sum())
+        assert tail <= stechkin_constant(0.5) * k ** (0.5 - 2) * np.sum(np.abs(w) ** 0.5) ** 2 * (1 + 1e-12)
+    assert k_bound(0.05, 1000) == 630 and k_bound(0.05, 1000, constant=stechkin_constant(0.5)) == 298
+    with pytest.raises(InputError, match="constant"):
+        k_bound(0.5, 1000, constant=2.0)

@@ -33,6 +33,9 @@ def sparsity(weights, q: float = 0.5, p: float = 0.5, eps: float = 0.1, per: str
       guarantees relative l_2 error <= eps.
     - ``k_eps`` (weights): the k that actually reaches relative l_2 error <= eps, from the
       sorted magnitudes; k_eps <= k_bound always.
+    - ``k_bound_sharp`` (weights): ``k_bound`` with Stechkin's sharp constant,
+      c k^(1/2 - 1/q) ||w||_q, c = [(q/2)^(q/2) (1 - q/2)^(1 - q/2)]^(1/q) (Foucart and Rauhut,
+      Thm 2.5; 0.3248 at q = 1/2): still a guarantee, k_eps <= k_bound_sharp <= k_bound.
 
     Returns a DataFrame: ``tensor, [neuron,] shape, d``, then those columns.
 
