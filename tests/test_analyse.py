@@ -115,7 +115,7 @@ def test_xor_delta_is_invertible_and_lossy_delta_refused(rng):
     assert np.array_equal(xor_delta(d, b), a)
     with pytest.raises(SpecError, match="lossless"):
         delta_spec("q8|zstd-3")
-    with pytest.raises(InputError, match="delta=True needs at least one lossless"):
+    with pytest.raises(InputError, match=r"delta=True \(command line: --delta\) needs at least one lossless"):
         kcomplexity.analyse({"w": a}, "q8|entropy", delta=True, cache=False)
 
 

@@ -303,8 +303,8 @@ def _estimators(estimators, delta: bool) -> tuple[list[Pipeline], list[tuple[Del
     pipelines = parse_all(estimators)
     deltas = [(kind, p) for p in pipelines if (kind := delta_for(p)) is not None] if delta else []
     if delta and not deltas:
-        raise InputError(f"delta=True needs at least one lossless estimator (raw|... or fields|... with a "
-                         f"compressor, entropy or motif-S) or a BDM one; got {[p.spec for p in pipelines]}")
+        raise InputError(f"delta=True (command line: --delta) needs at least one lossless estimator (raw|... or "
+                         f"fields|... with a compressor, entropy or motif-S) or a BDM one; got {[p.spec for p in pipelines]}")
     return pipelines, deltas
 
 
@@ -351,7 +351,8 @@ def analyse(source, estimators=None, per: str = "tensor", workers: int = 1, exec
     jobs = plan(refs, pipelines, deltas, selection, per, cache_path, allow_nonfinite, sparsity)
     if not jobs:
         raise InputError(f"no tensor selected in {len(refs)} checkpoint(s) (include={include}, exclude={exclude}, "
-                         f"min_ndim={min_ndim}, floats_only={floats_only}): relax the selection")
+                         f"min_ndim={min_ndim}, floats_only={floats_only}): relax the selection (command line: "
+                         "--include, --exclude, --min-ndim, --all-dtypes)")
     progress = sys.stderr.isatty() if progress is None else progress
     label = progress if isinstance(progress, str) else "analyse"
     store = Cache(cache_file) if cache_file else None

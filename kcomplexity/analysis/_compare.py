@@ -99,7 +99,8 @@ def _select(source, selection: Selection) -> dict[str, np.ndarray]:
     kept = {n: x for n, x in weights.items() if selection.keeps(n, dtype_name(x.dtype), x.shape)}
     if not kept:
         raise InputError(f"the selection (include={selection.include}, exclude={selection.exclude}, "
-                         f"min_ndim={selection.min_ndim}) keeps none of {list(weights)[:5]}; loosen it")
+                         f"min_ndim={selection.min_ndim}) keeps none of {list(weights)[:5]}; loosen it "
+                         "(command line: --include, --exclude, --min-ndim)")
     return kept
 
 
