@@ -7,7 +7,7 @@ Layers, lowest first: a module imports only from its own layer or below
 (``tests/test_layers.py`` reads this block; ``kcomplexity`` is this package root,
 the public face, which only ``cli`` imports):
 
-    _version, errors, arrays, specced -> encodings, sparsity_measures, io -> coders -> registry, estimators
+    _version, errors, arrays, specced -> encodings, sparsity_measures, io -> coders -> registry, estimators, testing
     -> variants, analysis -> plot -> train -> demo -> kcomplexity -> cli
 
 >>> import numpy as np, kcomplexity
@@ -26,7 +26,8 @@ from .errors import KComplexityError
 
 if TYPE_CHECKING:  # the public face, written once: read by tools as imports, loaded on first use at run time
     from .encodings import Encoded, Encoding, Stream
-    from .coders import Coded, Coder
+    from .errors import SpecError, TooSmall
+    from .coders import Coded, Coder, Compressor
     from .estimators import DEFAULT_ESTIMATOR, Estimate, Pipeline, estimate, parse
     from .registry import available, register
     from .io import load, save

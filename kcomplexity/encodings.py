@@ -60,6 +60,29 @@ class Stream:
     counts: np.ndarray | None = None
     rows: tuple[tuple[int, int], ...] | None = None
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of ``data`` (a counted stream: one axis of its length), read without building ``data``."""
+        return (int(self.counts.sum()),) if self.data is None else self.data.shape
+
+    @property
+    def size(self) -> int:
+        """Number of symbols or raw values."""
+        return math.prod(self.shape)
+
+    @property
+    def width(self) -> int:
+        """Bits per value stored verbatim: 8 x itemsize for raw values, ceil(log2 nsymbols) for symbols."""
+        if self.nsymbols is None:
+            return 8 * self.data.dtype.itemsize
+        return math.ceil(math.log2(self.nsymbols)) if self.nsymbols > 1 else 0
+
+    @property
+    def bitplane(self) -> tuple[np.ndarray, int] | None:
+        """(code matrix, bit) when the stream is one bit-plane of a code matrix, so that a coder
+        may read every plane of the matrix in one pass; None otherwise."""
+        return None
+
     def histogram(self) -> np.ndarray | None:
         """Dense symbol counts (raw streams: counts of every bit pattern), or None for raw
         values wider than 16 bits, whose alphabet is too large to tabulate."""
@@ -262,13 +285,15 @@ class Fields(Encoding):
 
     @staticmethod
     def _layout(dtype) -> list[tuple[str, int, int, int]]:
-        """(stream, lowest bit, width, nsymbols) of each field of a float dtype, bits counted from the LSB."""
+        """(stream, lowest bit, width, nsymbols) of each field of a float dtype, bits counted from the
+        LSB; nsymbols = 2^width, the field's true alphabet."""
         exp_bits, man_bits = FLOAT_LAYOUT[np.dtype(dtype)]
         n_planes = -(-man_bits // 8)
         layout = [("sign", exp_bits + man_bits, 1, 2), ("exponent", man_bits, exp_bits, 1 << exp_bits)]
         for i in range(n_planes):
             lo = 8 * (n_planes - 1 - i)
-            layout.append((f"mantissa_{i}", lo, min(8, man_bits - lo), 256))
+            width = min(8, man_bits - lo)
+            layout.append((f"mantissa_{i}", lo, width, 1 << width))
         return layout
 
     @staticmethod
@@ -426,6 +451,8 @@ class Quantize(Encoding):
     family = "q"
     pattern = "qB[-sym|-minmax|-pNN] (B = 1..16)"
     lossless = False
+    examples = ("q1", "q16", "q4-sym", "q8-minmax", "q8-p99", "q8-p99.9999999", "q3-p0.00001",
+                "q8-p50.5")
 
     def __init__(self, bits: int = 8, scheme: str = "asym", robust: float | None = 99.9):
         if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 16:
@@ -518,6 +545,7 @@ class Bitplanes(Encoding):
     family = "bitplanes"
     pattern = "bitplanesB[-sym|-minmax|-pNN][-tiled]"
     lossless = False
+    examples = ("bitplanes1", "bitplanes4-tiled", "bitplanes8-sym-tiled", "bitplanes8-p99.99999", "bitplanes4-minmax")
     TILES = {4: (2, 2), 8: (4, 2)}
 
     def __init__(self, bits: int = 8, scheme: str = "asym", robust: float | None = 99.9, tiled: bool = False):
@@ -557,6 +585,14 @@ class BitPlane(Stream):
     @cached_property
     def data(self) -> np.ndarray:
         return ((self.codes >> self.bit) & 1).astype(np.uint8)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.codes.shape
+
+    @property
+    def bitplane(self) -> tuple[np.ndarray, int]:
+        return self.codes, self.bit
 
 
 def interleave(planes: list[np.ndarray], tile: tuple[int, int]) -> np.ndarray:

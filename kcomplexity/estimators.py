@@ -11,13 +11,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .coders import Coder, Compressor
+from .coders.base import Coded, Coder, store, stored_bits, stream_kind, unstore, with_stored_mode
 from .encodings import Encoded, Encoding, Stream
 from .errors import SpecError, TooSmall, VerificationError
 from .arrays import is_module
 from .io import load
 from .io.model_stream import ModelStream
-from .registry import parse_parts
+from .registry import families, parse_parts
 
 DEFAULT_ESTIMATOR = "raw|zstd-3"
 
@@ -89,15 +89,15 @@ class Pipeline:
 
     def estimate(self, x, *, verify: bool = False, allow_nonfinite: bool = False, threads: int = 1,
                  progress=None) -> Estimate:
-        """Estimate one tensor, or a whole model given as a ``ModelStream``. ``threads`` compress
-        the chunks of a chunked coder (``lzma-9-c64M``) in parallel; ``progress(fraction)`` hears
-        of each newly finished fraction of a compressor's work. Neither changes the bits."""
+        """Estimate one tensor, or a whole model given as a ``ModelStream``. ``threads`` and
+        ``progress(fraction)`` reach a coder that declares ``takes_threads`` (a chunked
+        compressor such as ``lzma-9-c64M`` compresses its chunks in parallel); neither changes
+        the bits. ``verify=True`` decodes every stream and checks real <= reported bits."""
         model = ModelStream.of(x, allow_nonfinite=allow_nonfinite)
         start = time.perf_counter()
         encoded = model.encode(self.encoding, count=self.coder.counts_only and not verify)
         try:
-            work = {"threads": threads, "progress": progress} if isinstance(self.coder, Compressor) else {}
-            coded = self.coder.code_all(encoded.streams, **work)
+            coded = self.code(encoded.streams, threads, progress)
         except TooSmall as exc:
             return self.record(model, float("nan"), {}, time.perf_counter() - start, skipped=str(exc))
         details = self._details(encoded, coded)
@@ -105,6 +105,21 @@ class Pipeline:
             details["verified_bits"] = self._verify(model, encoded, coded)
         bits = encoded.side_bits + sum(c.bits for c in coded.values())
         return self.record(model, bits, details, time.perf_counter() - start)
+
+    def code(self, streams: list[Stream], threads: int = 1, progress=None) -> dict[str, Coded]:
+        """Each stream through the coder, by name. A lossless coder's stream is the shorter of
+        its code and the stream stored verbatim, plus a 1-bit flag (``with_stored_mode``)."""
+        for s in streams:
+            if stream_kind(s) not in self.coder.accepts:
+                raise SpecError(f"{self.spec!r}: coder {self.coder.family!r} reads {' or '.join(sorted(self.coder.accepts))} "
+                                f"streams, but encoding {self.encoding.family!r} gave {stream_kind(s)} stream "
+                                f"{s.name!r}; pick another encoding (registered: "
+                                f"{', '.join(families('encodings'))})")
+        work = {"threads": threads, "progress": progress} if self.coder.takes_threads else {}
+        coded = self.coder.code_all(streams, **work)
+        if not self.coder.lossless:
+            return coded
+        return {s.name: with_stored_mode(s, coded[s.name]) for s in streams}
 
     def record(self, model: ModelStream, bits, details, seconds, skipped=None) -> Estimate:
         """The Estimate of ``model`` under this pipeline given its ``bits`` (NaN and ``skipped``: why not)."""
@@ -129,17 +144,25 @@ class Pipeline:
         return details
 
     def _verify(self, model: ModelStream, encoded: Encoded, coded: dict) -> float:
-        """Decode every stream through its real bitstream and, for a lossless encoding, every
-        tensor; raise VerificationError if anything differs. Returns the real length in bits."""
+        """Write and decode every stream's real bitstream (stored, or the coder's ``roundtrip``)
+        and, for a lossless encoding, every tensor. Raises VerificationError if anything
+        differs or any stream's real length exceeds its reported bits (tolerance 0: a lossless
+        ``bits`` is a literal upper bound). Returns the real length in bits."""
         if not self.coder.lossless:
-            raise SpecError(f"verify=True needs a lossless coder (a compressor, entropy or motif-S); "
+            raise SpecError(f"verify=True needs a lossless coder (one of {', '.join(families(lossless=True))}); "
                             f"{self.coder.spec!r} is an estimate with no decoder")
         decoded_streams, real_bits = [], encoded.side_bits
         roundtrips = self.coder.roundtrip_all(encoded.streams, coded)
         for s in encoded.streams:
-            data, bits = roundtrips[s.name]
+            c = coded[s.name]
+            data, bits = (unstore(s, store(s)), stored_bits(s)) if c.stored else roundtrips[s.name]
+            bits += 1  # the stored-mode flag
             if data.dtype != s.data.dtype or data.tobytes() != np.ascontiguousarray(s.data).tobytes():
                 raise VerificationError(f"{self.spec}: stream {s.name!r} did not decode to its input")
+            if bits > c.bits:
+                raise VerificationError(f"{self.spec}: stream {s.name!r} really takes {bits:.1f} bits, more than "
+                                        f"the {c.bits:.1f} reported; a lossless coder's bits must bound its real "
+                                        "code from above")
             decoded_streams.append(Stream(s.name, data, s.nsymbols))
             real_bits += bits
         if self.encoding.lossless:

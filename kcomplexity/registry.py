@@ -60,20 +60,43 @@ def available() -> dict[str, list[str]]:
             "coders": sorted(c.pattern or n for n, c in _CODERS.items())}
 
 
+def registered() -> dict[str, dict[str, type]]:
+    """Every registered class by family, built-ins and plugins: ``{"encodings": {...}, "coders": {...}}``."""
+    _load_plugins()
+    return {"encodings": dict(_ENCODINGS), "coders": dict(_CODERS)}
+
+
+def families(kind: str = "coders", **declared) -> list[str]:
+    """Registered families of ``kind`` ("coders" or "encodings") whose declared capabilities
+    equal ``declared``, for messages built from the registry: ``families(lossless=True)``."""
+    return sorted(name for name, cls in registered()[kind].items()
+                  if all(getattr(cls, key) == value for key, value in declared.items()))
+
+
 def _resolve(text: str, table: dict, kind: str):
-    head, *options = text.split("-")
+    head = text.split("-")[0]
+    m = re.fullmatch(r"([a-z_][a-z0-9_]*?)([0-9]+)", head)
+    if head not in table and m and m.group(1) in table and len(m.group(2)) > 9:
+        raise SpecError(f"{kind} {text[:20]!r}...: the number after {m.group(1)!r} has {len(m.group(2))} "
+                        "digits; give a small integer such as 8")
+    family = head if head in table else m.group(1) if m and m.group(1) in table else None
+    if family is None:
+        valid = available()[kind + "s"]
+        raise SpecError(f"unknown {kind} {text!r}; valid {kind}s: {', '.join(valid)}")
+    return build(table[family], text)
+
+
+def build(cls: type, text: str):
+    """The component of class ``cls`` that the spec part ``text`` names (``build(Zstd, "zstd-19")``),
+    without looking ``cls`` up in the registry: ``name[N][-option...]`` -> ``cls.from_spec(N, options)``."""
+    head, *options = text.strip().lower().split("-")
     number = None
-    if head not in table:
-        m = re.fullmatch(r"([a-z_][a-z0-9_]*?)([0-9]+)", head)
-        if m and m.group(1) in table and len(m.group(2)) > 9:
-            raise SpecError(f"{kind} {text[:20]!r}...: the number after {m.group(1)!r} has {len(m.group(2))} "
-                            "digits; give a small integer such as 8")
-        if m and m.group(1) in table:
-            head, number = m.group(1), int(m.group(2))
-        else:
-            valid = available()[kind + "s"]
-            raise SpecError(f"unknown {kind} {text!r}; valid {kind}s: {', '.join(valid)}")
-    return table[head].from_spec(number, options)
+    if head != cls.family:
+        digits = head[len(cls.family):]
+        if not head.startswith(cls.family) or not re.fullmatch(r"[0-9]+", digits):
+            raise SpecError(f"{text!r} does not name a {cls.family!r} {cls.kind}: write {cls.pattern or cls.family}")
+        number = int(digits)
+    return cls.from_spec(number, options)
 
 
 def parse_parts(spec: str) -> tuple[Encoding, Coder]:

@@ -21,10 +21,13 @@ def ascii_int(text: str) -> int | None:
 
 class Specced(ABC):
     """Identity, equality and repr come from ``spec``; ``from_spec`` builds the
-    parameterless default. Subclasses set ``family`` and ``pattern`` (the help text)."""
+    parameterless default. Subclasses set ``family``, ``pattern`` (the help text) and
+    ``examples``: specs of settings beyond the default, each printing back as written, that
+    ``kcomplexity.testing.check_component`` checks."""
     family = ""
     pattern = ""
     kind = "component"
+    examples: tuple[str, ...] = ()
 
     @property
     def spec(self) -> str:

@@ -29,8 +29,8 @@ def test_bits_equal_library_one_shot_output(spec, rng):
     x[::7] = 0.0
     expected = 8 * len(ONE_SHOT[spec](x.tobytes()))
     est = kc.estimate(x, spec, verify=True)
-    assert est.bits == expected
-    assert est.ratio == pytest.approx(x.nbytes * 8 / expected)
+    assert est.bits == 1 + expected < est.raw_bits  # + the stored-mode flag
+    assert est.ratio == pytest.approx(x.nbytes * 8 / (1 + expected))
 
 
 def test_gzip_frame_overhead_is_18_bytes_over_raw_deflate(rng):
@@ -54,7 +54,10 @@ def test_entropy_of_fair_two_symbol_stream(n):
     hist = 1 + 2 * math.ceil(math.log2(n + 1))
     assert coded.details["entropy_bits"] == pytest.approx(h)
     assert coded.details["histogram_bits"] == hist
-    assert coded.bits == pytest.approx(h + hist + 64)  # + the quantiser's scale and offset
+    model = h + hist + coded.details["coding_overhead_bits"]
+    assert coded.details["coding_overhead_bits"] == kc.coders.rangecode.coding_overhead(n, 2)
+    # + the stored-mode flag, the shorter of the model code and 1 bit per symbol, the quantiser's scale and offset
+    assert coded.bits == pytest.approx(1 + min(model, n) + 64)
     if n % 2 == 0:
         assert coded.details["entropy_bits"] == pytest.approx(n)
 
@@ -62,8 +65,8 @@ def test_entropy_of_fair_two_symbol_stream(n):
 def test_entropy_of_constant_stream_is_histogram_only():
     est = kc.estimate(np.ones(1000, np.float32), "sign|entropy")
     assert est.details["entropy_bits"] == 0
-    # one distinct symbol: sparse list (2 + 1 + 10 bits) beats the dense table (2 x 10)
-    assert est.bits == est.details["histogram_bits"] == 1 + 2 + 1 + 10
+    # one distinct symbol: sparse list (2 + 1 + 10 bits) beats the dense table (2 x 10); + the stored-mode flag
+    assert est.bits - 1 == est.details["histogram_bits"] == 1 + 2 + 1 + 10
 
 
 def test_histogram_cost_picks_sparse_for_large_alphabets():

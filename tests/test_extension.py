@@ -10,7 +10,7 @@ from kcomplexity.coders import Compressor
 
 
 def test_bases_are_exported_and_abstract():
-    assert {"Encoding", "Coder", "Stream", "Coded", "Encoded"} <= set(kc.__all__)
+    assert {"Encoding", "Coder", "Stream", "Coded", "Encoded", "Compressor", "SpecError", "TooSmall"} <= set(kc.__all__)
     for base in (kc.Encoding, kc.Coder, Compressor):
         with pytest.raises(TypeError, match="abstract"):
             base()
@@ -38,3 +38,32 @@ def test_a_subclass_without_code_is_refused():
 
     with pytest.raises(TypeError, match="code"):
         Half()
+
+
+def test_the_extending_page_example_passes_the_checker(monkeypatch):
+    """docs/extending.md's plugin, run as written: it passes check_component and verifies."""
+    from pathlib import Path
+    monkeypatch.setattr(registry, "_CODERS", dict(registry._CODERS))  # the plugin leaves with this test
+    page = (Path(__file__).parents[1] / "docs" / "extending.md").read_text()
+    blocks = page.split("```python\n")[1:]
+    assert blocks, "docs/extending.md lost its example"
+    namespace: dict = {}
+    exec(compile(blocks[0].split("```")[0], "docs/extending.md", "exec"), namespace)
+    assert kc.parse("raw|zlib-9").coder == namespace["Zlib"](9)
+
+
+def test_a_plugin_declaring_threads_receives_them(monkeypatch):
+    seen = []
+
+    class Threaded(kc.Coder):
+        family, lossless, takes_threads = "threaded", False, True
+
+        def code(self, stream):
+            return kc.Coded(float(stream.size))
+
+        def code_all(self, streams, threads=1, progress=None):
+            seen.append(threads)
+            return super().code_all(streams)
+
+    kc.Pipeline(kc.parse("sign|zstd").encoding, Threaded()).estimate(np.ones(8, np.float32), threads=3)
+    assert seen == [3]

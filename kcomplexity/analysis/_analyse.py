@@ -27,6 +27,7 @@ from ..errors import InputError, KComplexityError
 from ..estimators import Pipeline, parse_all
 from ..io import CheckpointRef, ModelStream, Selection, discover, model_order
 from ..io.readers import Checkpoint, MemoryCheckpoint
+from ..registry import families
 from .cache import Cache, content_hash, lookup, resolve_cache_path, result_key, sparsity_label
 from ..sparsity_measures import sparsity_options, vector_sparsity
 from .delta import Delta, delta_for
@@ -303,8 +304,9 @@ def _estimators(estimators, delta: bool) -> tuple[list[Pipeline], list[tuple[Del
     pipelines = parse_all(estimators)
     deltas = [(kind, p) for p in pipelines if (kind := delta_for(p)) is not None] if delta else []
     if delta and not deltas:
-        raise InputError(f"delta=True (command line: --delta) needs at least one lossless estimator (raw|... or "
-                         f"fields|... with a compressor, entropy or motif-S) or a BDM one; got {[p.spec for p in pipelines]}")
+        raise InputError(f"delta=True (command line: --delta) needs at least one lossless estimator (an encoding among "
+                         f"{', '.join(families('encodings', lossless=True))} with a coder among "
+                         f"{', '.join(families(lossless=True))}) or a BDM one; got {[p.spec for p in pipelines]}")
     return pipelines, deltas
 
 

@@ -65,7 +65,7 @@ class Measured:
 
 def per_unit(pipeline) -> str:
     """``"matrix"`` for estimators whose coder scores 2-D input (``bdm2d``), else ``"model"``."""
-    return "matrix" if getattr(pipeline.coder, "ndim", 1) >= 2 else "model"
+    return "matrix" if pipeline.coder.ndim >= 2 else "model"
 
 
 def _streams(estimate) -> dict[str, float]:

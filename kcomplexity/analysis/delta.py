@@ -29,6 +29,7 @@ from ..coders.bdm_extras import bdm_conditional
 from ..errors import SpecError, TooSmall
 from ..estimators import Estimate, Pipeline, parse
 from ..io import ModelStream
+from ..registry import families
 
 PREFIX = "delta:"
 
@@ -102,8 +103,9 @@ def delta_spec(spec: str) -> str:
     pipeline = parse(spec)
     kind = delta_for(pipeline)
     if kind is None:
-        raise SpecError(f"delta needs a lossless estimator (raw|... or fields|... with a compressor, entropy or "
-                        f"motif-S) or a BDM one (conditional BDM), got "
+        raise SpecError(f"delta needs a lossless estimator (a lossless encoding, one of "
+                        f"{', '.join(families('encodings', lossless=True))}, with a lossless coder, one of "
+                        f"{', '.join(families(lossless=True))}) or a BDM one (conditional BDM), got "
                         f"{pipeline.spec!r}: the XOR delta between checkpoints is only meaningful bit for bit")
     return kind.label(pipeline)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -18,17 +18,21 @@ class Coded:
     Parameters
     ----------
     bits : float
-        Length of the stream's description in bits: for a lossless coder the code
-        length (real, or ideal within 64 bits of the real one), for an estimate (BDM)
-        its value.
+        Length of the stream's description in bits: for a lossless coder a literal upper
+        bound on the real code length (the real length, or an ideal length plus a proven
+        overhead), for an estimate (BDM) its value.
     details : dict
         Per-coder figures merged into ``Estimate.details`` (numbers add across streams).
     frame : bytes or None
         The bytes a byte coder produced, kept for ``verify=True``.
+    stored : bool
+        Set for a lossless coder by ``with_stored_mode``: True when the stream is kept
+        verbatim because that is shorter than the coder's own code.
     """
     bits: float
     details: dict = field(default_factory=dict)
     frame: bytes | None = None  # what a byte coder produced, for verification
+    stored: bool = False  # set by ``with_stored_mode``: the stream is kept verbatim, not in the model code
 
 
 class Coder(Specced):
@@ -41,9 +45,23 @@ class Coder(Specced):
     Attributes
     ----------
     lossless : bool
-        Declared: True when ``bits`` describe the stream exactly (a decodable upper
-        bound) and ``roundtrip`` writes and reads the real bitstream; estimates (BDM)
-        keep False.
+        True when ``bits`` bound the stream's real code from above and ``roundtrip`` writes
+        and reads that code; estimates (BDM) keep False. ``Pipeline`` then codes each stream
+        as the shorter of this code and the stream stored verbatim, plus a 1-bit flag
+        (``with_stored_mode``), and ``verify=True`` checks real <= reported per stream.
+    counts_only : bool
+        True when ``code`` reads only ``Stream.histogram()`` (the encoding may skip the data).
+    ndim : int
+        Dimensions of the streams the coder reads: 1 (flat) or 2 (matrices, as ``bdm2d``).
+    accepts : frozenset of str
+        The stream kinds it codes: ``"bytes"`` (raw values, ``nsymbols`` None) and/or
+        ``"symbols"``. ``Pipeline`` refuses any other stream with a SpecError.
+    takes_threads : bool
+        True when ``code_all`` takes the keywords ``threads`` (worker threads it may use)
+        and ``progress`` (a callable hearing each newly finished fraction of the work).
+    examples : tuple of str
+        Specs of this class beyond its default that ``kcomplexity.testing.check_component``
+        checks (e.g. ``("zstd-1", "zstd-22")``).
 
     Examples
     --------
@@ -59,7 +77,10 @@ class Coder(Specced):
     """
     kind = "coder"
     lossless = False
-    counts_only = False  # True: reads only each stream's histogram (Encoding.count may skip the data)
+    counts_only = False
+    ndim = 1
+    accepts = frozenset({"bytes", "symbols"})
+    takes_threads = False
 
     @abstractmethod
     def code(self, stream: Stream) -> Coded:
@@ -77,16 +98,21 @@ class Coder(Specced):
         """
 
     def roundtrip(self, stream: Stream, coded: Coded) -> tuple[np.ndarray, float]:
-        """Write the real bitstream that ``coded`` measures and decode it: (the stream's data
-        as decoded, the real length in bits). Raises VerificationError when the real length is
-        more than 64 bits above ``coded.bits``."""
-        raise SpecError(f"{self.spec!r} is an estimate with no decoder: verify=True needs a lossless coder "
-                        "(a compressor, entropy or motif-S)")
+        """Write the real bitstream that ``coded`` measures and read it back (lossless coders).
+
+        Returns
+        -------
+        tuple
+            (the stream's data as decoded, the real length in bits). ``Pipeline`` compares
+            the data with the input and the length with ``coded.bits``.
+        """
+        raise SpecError(f"{self.spec!r} is an estimate with no decoder (lossless = False)")
 
     def roundtrip_all(self, streams: list[Stream], coded: dict[str, Coded]) -> dict[str, tuple[np.ndarray, float]]:
-        """``roundtrip`` of every stream of one encoding, by name; a coder whose streams are
-        contexts of each other decodes them in its own order, each from those before it."""
-        return {s.name: self.roundtrip(s, coded[s.name]) for s in streams}
+        """``roundtrip`` of every stream of one encoding, by name, except those ``coded`` marks
+        ``stored`` (the pipeline writes and reads them); a coder whose streams are contexts of
+        each other decodes them in its own order, each from those before it."""
+        return {s.name: self.roundtrip(s, coded[s.name]) for s in streams if not coded[s.name].stored}
 
     def code_all(self, streams: list[Stream]) -> dict[str, Coded]:
         """Every stream of one encoding, by name; a coder may share work between them."""
@@ -105,3 +131,41 @@ def parse_level(family: str, number: int | None, options: list[str], levels: ran
     if level not in levels:
         raise SpecError(f"level {level} out of range for {family!r}: use {levels.start}..{levels.stop - 1}")
     return level
+
+
+def stream_kind(stream: Stream) -> str:
+    """``"bytes"`` for raw values, ``"symbols"`` for a symbol stream (the words of ``Coder.accepts``)."""
+    return "bytes" if stream.nsymbols is None else "symbols"
+
+
+def stored_bits(stream: Stream) -> int:
+    """Bits of the stream kept verbatim: ``width`` bits per value (``Stream.width``)."""
+    return stream.size * stream.width
+
+
+def with_stored_mode(stream: Stream, coded: Coded) -> Coded:
+    """``coded`` as a lossless pipeline writes it: a 1-bit flag, then the shorter of the
+    coder's code and the stream stored verbatim (``store``). So no stream costs more than
+    its stored size plus 1 bit."""
+    stored = stored_bits(stream)
+    return replace(coded, bits=1 + min(coded.bits, stored), stored=stored < coded.bits,
+                   details={**coded.details, "stored_streams": int(stored < coded.bits)})
+
+
+def store(stream: Stream) -> bytes:
+    """The stream verbatim, ``stored_bits`` bits (zero-padded to whole bytes): raw values'
+    little-endian bytes, or each symbol in ``width`` bits, most significant first."""
+    if stream.nsymbols is None:
+        return bytes(stream.to_bytes())
+    bits = np.unpackbits(stream.data.reshape(-1).astype(">u2").view(np.uint8)).reshape(-1, 16)
+    return np.packbits(bits[:, 16 - stream.width:]).tobytes()
+
+
+def unstore(stream: Stream, payload: bytes) -> np.ndarray:
+    """Invert ``store``: the stream's data (its dtype and shape; ``stream`` gives n and width)."""
+    if stream.nsymbols is None:
+        return stream.from_bytes(payload)
+    n, width = stream.size, stream.width
+    bits = np.unpackbits(np.frombuffer(payload, np.uint8))[:n * width].reshape(n, width)
+    words = np.packbits(np.pad(bits, ((0, 0), (16 - width, 0))), axis=1).view(">u2").reshape(-1)
+    return words.astype(stream.data.dtype).reshape(stream.shape)

@@ -38,7 +38,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..arrays import as_array, histogram
-from ..encodings import BitPlane, Stream
+from ..encodings import Stream
 from ..errors import BDMSaturationWarning, InputError, SpecError, TooSmall
 from ..specced import ascii_int
 from .base import Coded, Coder
@@ -504,6 +504,8 @@ class BDM(Coder):
     it grows only logarithmically with size, and one ``BDMSaturationWarning`` says so.
     """
     family, ndim, tile_word, suggestion = "bdm", 1, "chunk", "sign|bdm-chunk1200"
+    accepts = frozenset({"symbols"})
+    examples = ("bdm-recursive", "bdm-correlated", "bdm-chunk1200", "bdm-recursive-chunk24")
     pattern = "bdm[-recursive|-correlated][-chunkN] (N a multiple of 12)"
 
     def __init__(self, partition: str = "ignore", tile: int | None = None):
@@ -560,8 +562,7 @@ class BDM(Coder):
         if grid is not None:
             side = TABLES[(self.ndim, stream.nsymbols)][1]
             if grid.size == 0:
-                raise too_small(np.shape(stream.codes if isinstance(stream, BitPlane) else stream.data), side,
-                                 self.partition)
+                raise too_small(stream.shape, side, self.partition)
             if self.tile is None:
                 counts = {side: _counts_of_grid(grid, stream.nsymbols ** side ** self.ndim)}
                 return score_counts(counts, self.ndim, stream.nsymbols)
@@ -607,10 +608,11 @@ class BDM2D(BDM):
     one pass over the codes. ``details`` as for ``bdm``.
     """
     family, ndim, tile_word, suggestion = "bdm2d", 2, "tile", "bitplanes8|bdm2d-tile64"
+    examples = ("bdm2d-recursive", "bdm2d-correlated", "bdm2d-tile64", "bdm2d-correlated-tile8")
     pattern = "bdm2d[-recursive|-correlated][-tileT] (T a multiple of 4)"
 
     def symbols(self, stream: Stream) -> np.ndarray:
-        ndim = stream.codes.ndim if isinstance(stream, BitPlane) else stream.data.ndim
+        ndim = len(stream.shape)
         if stream.nsymbols != 2 or ndim != 2:
             raise SpecError(f"'bdm2d' scores 2-D binary matrices, got {ndim}-D stream {stream.name!r} "
                             f"with {stream.nsymbols or 'raw'} symbols: use 'bitplanesB|bdm2d' (QuBD)")
@@ -622,11 +624,11 @@ class BDM2D(BDM):
             return {}
         out, planes = {}, defaultdict(list)
         for s in streams:
-            if isinstance(s, BitPlane) and s.codes.ndim == 2:
-                planes[id(s.codes)].append(s)
+            if s.bitplane is not None and len(s.shape) == 2:
+                planes[id(s.bitplane[0])].append(s)
             else:
                 out[s.name] = plane_block_codes(self.symbols(s), 1)[0]
         for group in planes.values():
-            grid = plane_block_codes(group[0].codes, max(s.bit for s in group) + 1)
-            out.update({s.name: grid[s.bit] for s in group})
+            grid = plane_block_codes(group[0].bitplane[0], max(s.bitplane[1] for s in group) + 1)
+            out.update({s.name: grid[s.bitplane[1]] for s in group})
         return out

@@ -58,6 +58,7 @@ class Compressor(Coder):
     frame's ``compress``/``decompress``. ``pack``/``unpack`` write and read what the spec
     measures: one frame, or (``chunkable`` families) the chunks' frames end to end."""
     lossless = True
+    takes_threads = True
     levels = range(0)
     default_level: int | None = None
     chunkable = False  # True: frames are self-delimiting and ``decompress_frames`` reads them end to end
@@ -166,6 +167,7 @@ def _frame_by_frame(frames: bytes, decompressor) -> bytes:
 
 class Gzip(Compressor):
     """gzip member (deflate, RFC 1952) with mtime 0: 18 bytes of header and trailer."""
+    examples = ("gzip-0", "gzip-1", "gzip-9-c4K")
     family, pattern, levels, default_level = "gzip", "gzip-L[-cSIZE] (L = 0..9)", range(0, 10), 9
     chunkable = True
 
@@ -177,6 +179,7 @@ class Gzip(Compressor):
 
 
 class Bz2(Compressor):
+    examples = ("bz2-1", "bz2-5-c8K")
     family, pattern, levels, default_level = "bz2", "bz2-L[-cSIZE] (L = 1..9)", range(1, 10), 9
     chunkable = True
 
@@ -190,6 +193,7 @@ class Bz2(Compressor):
 class Lzma(Compressor):
     """xz container with the given preset (CRC64 check). Fed in pieces when progress is
     wanted: liblzma's output does not depend on how its input is split."""
+    examples = ("lzma-0", "lzma-6", "lzma-9-c64M")
     family, pattern, levels, default_level = "lzma", "lzma-L[-cSIZE] (xz preset, L = 0..9)", range(0, 10), 9
     chunkable = True
 
@@ -210,6 +214,7 @@ class Lzma(Compressor):
 
 class Zstd(Compressor):
     """zstd frame with the content size in its header."""
+    examples = ("zstd-1", "zstd-19", "zstd-22", "zstd-3-c1M")
     family, pattern, levels, default_level = "zstd", "zstd-L[-cSIZE] (L = 1..22)", range(1, 23), 3
     chunkable = True
 
@@ -224,6 +229,7 @@ class Zstd(Compressor):
 
 
 class Brotli(Compressor):
+    examples = ("brotli-0", "brotli-5")
     family, pattern, levels, default_level = "brotli", "brotli-L (quality, L = 0..11)", range(0, 12), 11
 
     def compress(self, data):
@@ -235,6 +241,7 @@ class Brotli(Compressor):
 
 class Lz4(Compressor):
     """LZ4 frame (fast mode) with the content size stored."""
+    examples = ("lz4-c4K",)
     family, pattern = "lz4", "lz4[-cSIZE]"
     chunkable = True
 
@@ -250,6 +257,7 @@ class Lz4(Compressor):
 
 class Lz4hc(Lz4):
     """LZ4 frame in high-compression mode."""
+    examples = ("lz4hc-3", "lz4hc-12", "lz4hc-9-c4K")
     family, pattern, levels, default_level = "lz4hc", "lz4hc-L[-cSIZE] (L = 3..12)", range(3, 13), 9
 
     def compress(self, data):

@@ -13,12 +13,12 @@ counted in the header). The code is
       are many), and the lzma-9 frame of the indices (``index_frame``; catches runs
       and repeated arrangements, e.g. a mosaic cut at another block size)
 
-and, if that is larger, the values stored verbatim; 1 bit says which. The static
-and KT index lengths are ideal code lengths; ``Motif.encode`` writes the real
-bitstream (range-coded indices, ``kcomplexity.coders.rangecode``) and
-``Motif.decode`` reads it back, at most 64 bits above the ideal total. So the total is
-a decodable upper bound up to that slack; it is never below the entropy of the
-block arrangement, and never more than 1 bit above the raw size.
+The static and KT index lengths are ideal code lengths plus ``coding_overhead``, a proven
+bound on the real range coder's excess, so the total bounds the real bitstream that
+``Motif.encode`` writes (range-coded indices, ``kcomplexity.coders.rangecode``) and
+``Motif.decode`` reads back. The pipeline stores the stream verbatim instead when that is
+shorter (1 flag bit, ``with_stored_mode``). The code is never below the entropy of the
+block arrangement.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from ..specced import ascii_int
 from .base import Coded, Coder
 from .compressors import Lzma
 from .entropy import entropy_bits, histogram_bits
-from .rangecode import (check_length, decode_kt, decode_static, encode_kt, encode_static, pack_fields,
+from .rangecode import (coding_overhead, decode_kt, decode_static, encode_kt, encode_static, pack_fields,
                         read_histogram, unpack_fields, write_histogram)
 
 HEADER_BITS = 3 * 32
@@ -101,6 +101,7 @@ class Motif(Coder):
     """
     family, pattern = "motif", "motif-S (block size S, default 4)"
     lossless = True
+    examples = ("motif-1", "motif-16", "motif-4096")
 
     def __init__(self, size: int = 4):
         if not isinstance(size, (int, np.integer)) or not 1 <= size <= 4096:
@@ -150,28 +151,23 @@ class Motif(Coder):
         dictionary = {"raw": 1 + mosaic.dictionary.size * self._width(stream)}
         if 2 * len(counts) <= len(mosaic.indices):
             dictionary["lzma"] = 1 + 8 * len(dictionary_frame(mosaic.dictionary))
-        index = {"static": entropy_bits(counts) + histogram_bits(counts, len(counts)), "kt": kt_bits(counts),
-                 "lzma": 8 * len(index_frame(mosaic.indices, len(counts)))}
+        overhead = coding_overhead(len(mosaic.indices), len(counts))
+        index = {"static": entropy_bits(counts) + histogram_bits(counts, len(counts)) + overhead,
+                 "kt": kt_bits(counts) + overhead, "lzma": 8 * len(index_frame(mosaic.indices, len(counts)))}
         return mosaic, dictionary, {k: INDEX_CHOICE_BITS + v for k, v in index.items()}
 
     def code(self, stream: Stream) -> Coded:
         mosaic, dictionary, index = self._options(stream)
         dictionary_bits, index_bits = min(dictionary.values()), min(index.values())
-        two_part = HEADER_BITS + dictionary_bits + index_bits
-        stored = stream.data.size * self._width(stream)
         details = {"distinct_blocks": len(mosaic.dictionary), "n_blocks": int(mosaic.indices.size),
-                   "dictionary_bits": dictionary_bits, "index_bits": index_bits, "padding": mosaic.padding,
-                   "mode": "mosaic" if two_part <= stored else "stored"}
-        return Coded(1 + min(two_part, stored), details)
+                   "dictionary_bits": dictionary_bits, "index_bits": index_bits, "padding": mosaic.padding}
+        return Coded(HEADER_BITS + dictionary_bits + index_bits, details)
 
     # ------------------------------------------------------------ the real bitstream
     def encode(self, stream: Stream) -> "MotifCode":
         """The real bitstream ``code`` measures, part by part (the same choices)."""
         mosaic, dictionary, index = self._options(stream)
         width = self._width(stream)
-        stored = stream.data.size * width
-        if HEADER_BITS + min(dictionary.values()) + min(index.values()) > stored:
-            return MotifCode("stored", values=pack_fields(_codes(stream.data, stream.nsymbols is None), width))
         d_choice, i_choice = min(dictionary, key=dictionary.get), min(index, key=index.get)
         header = pack_fields([len(mosaic.dictionary), self.size, mosaic.padding], 32)
         d_part = (dictionary_frame(mosaic.dictionary) if d_choice == "lzma"
@@ -182,15 +178,13 @@ class Motif(Coder):
                                      encode_static(mosaic.indices, counts)),
                   "kt": lambda: encode_kt(mosaic.indices, k),
                   "lzma": lambda: index_frame(mosaic.indices, k)}[i_choice]()
-        return MotifCode("mosaic", header, d_choice, d_part, i_choice, i_part)
+        return MotifCode(header, d_choice, d_part, i_choice, i_part)
 
     def decode(self, code: "MotifCode", n: int, dtype, nsymbols: int | None = None,
                segments: tuple[int, ...] | None = None) -> np.ndarray:
         """Invert ``encode``: the ``n`` values (``dtype``) of a stream cut into ``segments``."""
         dtype = np.dtype(dtype)
         width = self._width(Stream("", np.zeros(0, dtype), nsymbols))
-        if code.mode == "stored":
-            return _values(unpack_fields(code.values, width, n), dtype, nsymbols is None)
         k, size, padding = (int(v) for v in unpack_fields(code.header, 32, 3))
         n_blocks = (n + padding) // size
         if code.dictionary_code == "lzma":
@@ -209,7 +203,6 @@ class Motif(Coder):
 
     def roundtrip(self, stream: Stream, coded: Coded) -> tuple[np.ndarray, float]:
         code = self.encode(stream)
-        check_length(code.bits, coded.bits, f"{self.spec} stream {stream.name!r}")
         back = self.decode(code, stream.data.size, stream.data.dtype, stream.nsymbols, stream.segments)
         return back.reshape(stream.data.shape), code.bits
 
@@ -229,21 +222,17 @@ def _values(codes: np.ndarray, dtype: np.dtype, raw: bool) -> np.ndarray:
 class MotifCode:
     """The real bitstream of one ``motif-S`` stream, by part. Bit arrays hold exact fields;
     frames and range-coder words count 8 and 32 bits per element. ``bits`` includes the
-    mode bit, the dictionary flag bit and the index choice bits."""
-    mode: str                              # "mosaic" or "stored"
-    header: np.ndarray | None = None       # distinct blocks, S, padding: 3 x 32 bits
-    dictionary_code: str = ""              # "raw" (bit array) or "lzma" (frame)
-    dictionary: object = None
-    index_code: str = ""                   # "static" (histogram bits, words), "kt" (words), "lzma" (frame)
-    index: object = None
-    values: np.ndarray | None = None       # the stored values' bits
+    dictionary flag bit and the index choice bits."""
+    header: np.ndarray                     # distinct blocks, S, padding: 3 x 32 bits
+    dictionary_code: str                   # "raw" (bit array) or "lzma" (frame)
+    dictionary: object
+    index_code: str                        # "static" (histogram bits, words), "kt" (words), "lzma" (frame)
+    index: object
 
     @property
     def bits(self) -> int:
-        if self.mode == "stored":
-            return 1 + len(self.values)
         index = self.index
         index_bits = (len(index[0]) + 32 * len(index[1]) if self.index_code == "static"
                       else 32 * len(index) if self.index_code == "kt" else 8 * len(index))
         dictionary_bits = 8 * len(self.dictionary) if self.dictionary_code == "lzma" else len(self.dictionary)
-        return 1 + len(self.header) + 1 + dictionary_bits + INDEX_CHOICE_BITS + index_bits
+        return len(self.header) + 1 + dictionary_bits + INDEX_CHOICE_BITS + index_bits
