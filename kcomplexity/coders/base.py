@@ -40,7 +40,9 @@ class Coder(Specced):
 
     Subclasses set ``family`` and ``pattern`` (the help text, e.g. "zstd-L (L = 1..22)")
     and implement ``code``. An estimate's bits are ``side_bits + sum(code(s).bits)`` over
-    the encoding's streams. Register one with ``kcomplexity.register``.
+    the encoding's streams (for a lossless coder each term is ``with_stored_mode``'s: 1 flag
+    bit + the shorter of the code and the stored stream). Register one with
+    ``kcomplexity.register``; check one with ``kcomplexity.testing.check_component``.
 
     Attributes
     ----------

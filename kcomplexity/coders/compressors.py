@@ -67,8 +67,8 @@ class Compressor(Coder):
         self.level = self.default_level if level is None else parse_level(
             self.family, None, [str(level)], self.levels, self.default_level)
         if chunk is not None and not self.chunkable:
-            raise SpecError(f"{self.family!r} frames are not self-delimiting, so it has no chunked form: "
-                            "use zstd, lzma, gzip, bz2, lz4 or lz4hc")
+            raise SpecError(f"{self.family!r} frames are not self-delimiting, so it has no chunked form: use "
+                            f"{', '.join(c.family for c in COMPRESSORS if c.chunkable)}")
         if chunk is not None and (not isinstance(chunk, int) or chunk < MIN_CHUNK):
             raise SpecError(f"chunk must be an integer number of bytes >= {MIN_CHUNK}, got {chunk!r}")
         self.chunk = chunk
