@@ -8,6 +8,7 @@ dtype names, ``as_array`` and ``to_float``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 import ml_dtypes
 import numpy as np
@@ -46,6 +47,14 @@ def dtype_name(dtype) -> str:
     >>> dtype_name(BFLOAT16), FLOAT_NAMES
     ('bfloat16', ('float16', 'bfloat16', 'float32', 'float64'))
     """
+    try:
+        return _dtype_name(dtype)
+    except TypeError:  # unhashable: not cached
+        return _dtype_name.__wrapped__(dtype)
+
+
+@lru_cache(maxsize=256)
+def _dtype_name(dtype) -> str:
     if is_torch(dtype):
         return str(dtype).removeprefix("torch.")
     return "bfloat16" if np.dtype(dtype) == BFLOAT16 else np.dtype(dtype).name

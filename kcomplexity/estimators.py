@@ -4,10 +4,11 @@ The spec grammar and the registry live in ``kcomplexity.registry``.
 """
 from __future__ import annotations
 
+import copy
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,7 +39,9 @@ class Estimate:
     skipped: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict (``details`` copied): what ``dataclasses.asdict`` gives, at a
+        fraction of its cost per row."""
+        return {**vars(self), "details": copy.deepcopy(self.details)}
 
 
 def parse(spec: "str | Pipeline") -> "Pipeline":

@@ -14,6 +14,7 @@ import gzip
 import lzma
 import os
 import re
+import threading
 from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 
@@ -212,6 +213,17 @@ class Lzma(Compressor):
         return b"".join(out) + coder.flush()
 
 
+_ZSTD = threading.local()  # one compressor per fast level and thread: making one costs more than a small tensor
+KEPT_ZSTD_LEVEL = 9
+
+
+def _zstd_compressor(level: int) -> "zstandard.ZstdCompressor":
+    made = _ZSTD.__dict__.setdefault("by_level", {})
+    if level not in made:
+        made[level] = zstandard.ZstdCompressor(level=level)
+    return made[level]
+
+
 class Zstd(Compressor):
     """zstd frame with the content size in its header."""
     examples = ("zstd-1", "zstd-19", "zstd-22", "zstd-3-c1M")
@@ -219,7 +231,9 @@ class Zstd(Compressor):
     chunkable = True
 
     def compress(self, data):
-        return zstandard.ZstdCompressor(level=self.level).compress(data)
+        if self.level > KEPT_ZSTD_LEVEL:  # a slow level: making its (large) context costs little beside it
+            return zstandard.ZstdCompressor(level=self.level).compress(data)
+        return _zstd_compressor(self.level).compress(data)
 
     def decompress(self, frame):
         return zstandard.ZstdDecompressor().decompress(frame)

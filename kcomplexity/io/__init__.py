@@ -21,11 +21,11 @@ class Weights(Mapping):
     """Selected tensors of one checkpoint, each read from its source when accessed."""
 
     def __init__(self, checkpoint: Checkpoint, names: list[str]):
-        self.checkpoint, self._names = checkpoint, names
+        self.checkpoint, self._names, self._selected = checkpoint, names, frozenset(names)
         self.metadata = checkpoint.metadata
 
     def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._names:
+        if name not in self._selected:
             raise KeyError(name)
         return self.checkpoint.read(name)
 

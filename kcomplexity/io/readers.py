@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import pickle
 import stat
@@ -219,7 +220,7 @@ class NpzCheckpoint(Checkpoint):
 
     def __init__(self, path: Path):
         super().__init__(str(path))
-        self.path, self._layout = str(path), {}
+        self.path, self._layout, self._file = str(path), {}, None
         try:
             if self.path.endswith(".npy"):
                 with open(self.path, "rb") as f:
@@ -256,11 +257,15 @@ class NpzCheckpoint(Checkpoint):
             raise SourceError(f"{self.path}: array {name!r} cannot be read ({type(exc).__name__}: "
                               f"{str(exc)[:200]}); re-save it") from None
 
+    def __getstate__(self):
+        return {**self.__dict__, "_file": None}
+
     def _read_member(self, member: ZipMember, layout: "NpyLayout") -> np.ndarray:
         """The array of one member: its header's bytes and the data they claim, nothing past them."""
-        count = int(np.prod(layout.shape, dtype=object))
-        with open(self.path, "rb") as f:
-            data = member.read(f, layout.offset + count * layout.dtype.itemsize)
+        count = math.prod(layout.shape)
+        if self._file is None:  # kept open: one open per archive, not per member
+            self._file = open(self.path, "rb")
+        data = member.read(self._file, layout.offset + count * layout.dtype.itemsize)
         arr = np.frombuffer(data, layout.dtype, count, offset=layout.offset)
         return arr.reshape(layout.shape[::-1]).T if layout.fortran else arr.reshape(layout.shape)
 
@@ -284,12 +289,20 @@ def _npy_header(f, size: int, label: str) -> NpyLayout:
     major, _ = np.lib.format.read_magic(f)
     if major not in _HEADER_READERS:
         raise SourceError(f"{label}: .npy format version {major} is not supported; re-save it with numpy.save")
-    shape, fortran, dtype = _HEADER_READERS[major](f)
-    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    length = f.read(2 if major == 1 else 4)
+    shape, fortran, dtype = _parsed_header(major, length + f.read(int.from_bytes(length, "little")))
+    claimed = math.prod(shape) * dtype.itemsize
     if dtype.kind != "O" and f.tell() + claimed > size:
         raise SourceError(f"{label} claims shape {shape} ({claimed} bytes) but holds {size - f.tell()}; "
                           "the file is corrupt or truncated: re-save it")
     return NpyLayout(dtype, tuple(shape), bool(fortran), f.tell())
+
+
+@lru_cache(maxsize=1024)
+def _parsed_header(major: int, header: bytes) -> tuple:
+    """numpy's ``(shape, fortran_order, dtype)`` of a header (its length field and text), parsed once
+    per distinct header: the members of one archive mostly share a few."""
+    return _HEADER_READERS[major](io.BytesIO(header))
 
 
 class TorchCheckpoint(MemoryCheckpoint):
