@@ -39,8 +39,8 @@ def test_bits_formula_with_padding():
     x = np.array([0, 1, 0, 1, 5, 5, 0, 1, 7], np.int16)  # blocks (0,1) (0,1) (5,5) (0,1) (7,0pad)
     coded = Motif(2).code(Stream("raw", x))
     counts = np.array([3, 1, 1])
-    overhead = coding_overhead(5, 3)  # the range coder's proven excess over the ideal length
-    index = min(entropy_bits(counts) + histogram_bits(counts, 3) + overhead, kt_bits(counts) + overhead,
+    static = coding_overhead(5, 3, entropy_bits(counts), 3 / 5)  # the range coder's proven excess
+    index = min(entropy_bits(counts) + histogram_bits(counts, 3) + static, kt_bits(counts) + coding_overhead(5, 3),
                 8 * len(index_frame(np.array([0, 0, 1, 0, 2]), 3)))
     expected = HEADER_BITS + 1 + 3 * 2 * 16 + INDEX_CHOICE_BITS + index
     assert coded.details["padding"] == 1 and coded.details["distinct_blocks"] == 3

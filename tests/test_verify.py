@@ -44,7 +44,9 @@ def test_entropy_real_length_is_within_the_proven_overhead():
     data, bits = Entropy().roundtrip(stream, coded)
     np.testing.assert_array_equal(data, stream.data)
     ideal = coded.details["entropy_bits"] + coded.details["histogram_bits"]
-    assert coded.details["coding_overhead_bits"] == coding_overhead(2000, 5)
+    counts = np.bincount(stream.data, minlength=5)
+    assert coded.details["coding_overhead_bits"] == coding_overhead(2000, 5, coded.details["entropy_bits"],
+                                                                    counts.max() / 2000)
     assert ideal - 1 <= bits <= coded.bits == ideal + coded.details["coding_overhead_bits"]
 
 
@@ -63,14 +65,20 @@ def test_verify_refuses_a_real_stream_longer_than_reported_with_zero_tolerance()
         kc.estimate(x, kc.Pipeline(kc.parse("raw|zstd").encoding, _Lying()), verify=True)
 
 
-@pytest.mark.parametrize("n,p1", [(200_000, 0.999), (100_000, 0.5), (50_000, 1e-4)])
-def test_range_coder_overhead_bound_holds_on_skewed_streams(n, p1):
-    """The worst case of the truncation term: tiny costs per symbol keep the range near 2^32."""
-    ranks = (RNG.random(n) < p1).astype(np.int64)
-    counts = np.bincount(ranks, minlength=2)
+@pytest.mark.parametrize("n,p1", [(200_000, 0.999), (100_000, 0.5), (50_000, 1e-4), (300_000, 0.9), (1000, 0.99)])
+@pytest.mark.parametrize("k", [2, 200])
+def test_range_coder_overhead_bound_holds_on_skewed_streams(n, p1, k):
+    """Tiny costs per symbol keep the range near 2^32 (the truncation term's worst case)."""
+    ranks = np.where(RNG.random(n) < p1, 0, RNG.integers(1, k, n)).astype(np.int64)
+    counts = np.bincount(ranks, minlength=k)
+    counts, ranks = counts[counts > 0], np.unique(ranks, return_inverse=True)[1]
     real = 32 * len(encode_static(ranks, counts))
     ideal = kc.coders.entropy.entropy_bits(counts)
-    assert real <= ideal + coding_overhead(n, 2)
+    bound = coding_overhead(n, len(counts), ideal, counts.max() / n)
+    assert real <= ideal + bound <= ideal + coding_overhead(n, len(counts))  # the cycle bound only tightens
+    ranks = RNG.integers(0, k, n)  # the adaptive KT code: the per-symbol bound
+    assert 32 * len(encode_kt(ranks, k)) <= kc.coders.motif.kt_bits(np.bincount(ranks, minlength=k)) \
+        + coding_overhead(n, k)
 
 
 def test_histogram_fields_roundtrip_dense_and_sparse():

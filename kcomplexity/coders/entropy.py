@@ -66,7 +66,8 @@ class Entropy(Coder):
         counts, alphabet = counts_of(stream)
         h = entropy_bits(counts)
         hist = histogram_bits(counts, alphabet)
-        overhead = coding_overhead(int(counts.sum()), len(counts))
+        n = int(counts.sum())
+        overhead = coding_overhead(n, len(counts), h, float(counts.max()) / n if n else 1.0)
         return Coded(h + hist + overhead, {"entropy_bits": h, "histogram_bits": hist,
                                            "coding_overhead_bits": overhead, "distinct": len(counts)})
 

@@ -151,9 +151,9 @@ class Motif(Coder):
         dictionary = {"raw": 1 + mosaic.dictionary.size * self._width(stream)}
         if 2 * len(counts) <= len(mosaic.indices):
             dictionary["lzma"] = 1 + 8 * len(dictionary_frame(mosaic.dictionary))
-        overhead = coding_overhead(len(mosaic.indices), len(counts))
-        index = {"static": entropy_bits(counts) + histogram_bits(counts, len(counts)) + overhead,
-                 "kt": kt_bits(counts) + overhead, "lzma": 8 * len(index_frame(mosaic.indices, len(counts)))}
+        n, k, h = len(mosaic.indices), len(counts), entropy_bits(counts)
+        index = {"static": h + histogram_bits(counts, k) + coding_overhead(n, k, h, counts.max() / n),
+                 "kt": kt_bits(counts) + coding_overhead(n, k), "lzma": 8 * len(index_frame(mosaic.indices, k))}
         return mosaic, dictionary, {k: INDEX_CHOICE_BITS + v for k, v in index.items()}
 
     def code(self, stream: Stream) -> Coded:

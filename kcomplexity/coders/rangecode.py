@@ -17,33 +17,50 @@ STATE_BITS, WORD_BITS = 64, 32
 TABLE_CELLS = 1 << 22    # probability-table cells per chunk of the adaptive (KT) coder
 
 
-def coding_overhead(n: int, k: int) -> float:
+def coding_overhead(n: int, k: int, ideal: float = math.inf, p_max: float = 1.0) -> float:
     """Most bits by which the range-coded stream of ``n`` symbols over ``k`` model symbols
-    can exceed their ideal length sum(-log2 p), p the model's float probabilities.
+    can exceed their ideal length ``ideal`` = sum(-log2 p), p the model's float probabilities
+    (a static model may give ``ideal`` and its largest probability ``p_max``; an adaptive one
+    leaves them, and only the per-symbol bound applies).
 
-    Three terms, from constriction 0.5's range coder and its fast (``perfect=False``)
-    quantiser:
+    From constriction 0.5's range coder (64-bit state, 32-bit words, 24-bit precision) and its
+    fast (``perfect=False``) quantiser:
 
     - quantisation: symbol i gets weight w_i = 1 + floor(C_(i+1) s) - floor(C_i s) with
-      s = (2^24 - k) / sum(p) and C the cumulative p, so w_i > p_i s (up to a float
-      rounding of relative 2^-25), and -log2 q_i <= -log2 p_i - log2(1 - k/2^24) - log2(1 - 2^-25);
-    - truncation: a symbol shrinks the range r (always >= 2^32 on entry) to
-      floor(r / 2^24) w_i >= r q_i (1 - 2^-8), costing at most -log2(1 - 2^-8) bits more;
-    - termination: the words written are at most the range's 32-bit shifts plus the two
-      words of the final state, so at most the information above plus 96 bits.
+      s = (2^24 - k) / sum(p) and C the cumulative p, so q_i = w_i / 2^24 > p_i (1 - k/2^24)
+      up to a float rounding of relative 2^-25: at most Q = -log2(1 - k/2^24) - log2(1 - 2^-25)
+      bits per symbol, and q_max < p_max + 2^-22;
+    - truncation: a symbol shrinks the range r (always >= 2^32 on entry) to floor(r/2^24) w_i,
+      losing at most l(r) = 2^24 / (r ln 2 (1 - 2^-8)) <= -log2(1 - 2^-8)-ish bits: per symbol
+      at most d = 2^-8 / (ln 2 (1 - 2^-8)). Between two 32-bit shifts the range falls by at
+      least a factor q_max per symbol and ends >= 2^32, so one such cycle loses at most
+      a = d / (1 - q_max); with at most (ideal + Q n + L)/32 + 2 cycles the total L is at most
+      a (ideal + Q n + 64) / (32 - a) (when a < 32);
+    - termination: the words written are the range's shifts plus at most two words of the
+      final state: at most the information plus 96 bits.
 
-    ``inf`` when the model cannot be built (k >= 2^24 - 1); 0 when k <= 1 (nothing is sent).
+    Returns Q n + min(d n, the cycle bound) + 96; ``inf`` when the model cannot be built
+    (k >= 2^24 - 1); 0 when k <= 1 (nothing is sent).
 
     >>> round(coding_overhead(1000, 256), 2)
-    101.67
+    101.68
+    >>> round(coding_overhead(1000, 2, ideal=1000.0, p_max=0.5), 2)
+    96.38
     """
     if k <= 1:
         return 0.0
     if k >= (1 << PRECISION) - 1:
         return math.inf
-    per_symbol = -math.log2(1 - k / (1 << PRECISION)) - math.log2(1 - 2.0 ** -25) \
-        - math.log2(1 - 2.0 ** (PRECISION - (STATE_BITS - WORD_BITS)))
-    return n * per_symbol + STATE_BITS + WORD_BITS
+    quantisation = -math.log2(1 - k / (1 << PRECISION)) - math.log2(1 - 2.0 ** -25)
+    per_symbol = 2.0 ** (PRECISION - (STATE_BITS - WORD_BITS)) / (math.log(2) * (1 - 2.0 ** -8))
+    truncation = per_symbol * n
+    q_max = p_max + 2.0 ** -22
+    if q_max < 1:
+        per_cycle = per_symbol / (1 - q_max)
+        if per_cycle < WORD_BITS:
+            cycles = per_cycle * (ideal + quantisation * n + 2 * WORD_BITS) / (WORD_BITS - per_cycle)
+            truncation = min(truncation, cycles)
+    return quantisation * n + truncation + STATE_BITS + WORD_BITS
 
 
 def _model(weights=None):
