@@ -61,9 +61,18 @@ class Stream:
     rows: tuple[tuple[int, int], ...] | None = None
 
     @property
+    def array(self) -> np.ndarray:
+        """``data``, which a stream counted without it (``Encoding.count``) does not have."""
+        if self.data is None:
+            raise TypeError(f"stream {self.name!r} holds counts only: its coder must declare counts_only")
+        return self.data
+
+    @property
     def shape(self) -> tuple[int, ...]:
         """Shape of ``data`` (a counted stream: one axis of its length), read without building ``data``."""
-        return (int(self.counts.sum()),) if self.data is None else self.data.shape
+        if self.data is None:
+            return (int(self.counts.sum()),) if self.counts is not None else (0,)
+        return self.data.shape
 
     @property
     def size(self) -> int:
@@ -74,7 +83,7 @@ class Stream:
     def width(self) -> int:
         """Bits per value stored verbatim: 8 x itemsize for raw values, ceil(log2 nsymbols) for symbols."""
         if self.nsymbols is None:
-            return 8 * self.data.dtype.itemsize
+            return 8 * self.array.dtype.itemsize
         return math.ceil(math.log2(self.nsymbols)) if self.nsymbols > 1 else 0
 
     @property
@@ -89,31 +98,31 @@ class Stream:
         if self.counts is not None:
             return self.counts
         if self.nsymbols is not None:
-            return histogram(self.data, self.nsymbols)
-        if self.data.dtype.itemsize <= 2:
-            return histogram(bit_patterns(self.data.reshape(-1)), 1 << (8 * self.data.dtype.itemsize))
+            return histogram(self.array, self.nsymbols)
+        if self.array.dtype.itemsize <= 2:
+            return histogram(bit_patterns(self.array.reshape(-1)), 1 << (8 * self.array.dtype.itemsize))
         return None
 
     def to_bytes(self) -> memoryview:
         """The stream as bytes for a byte coder: bits packed, codes as uint8/uint16 LE."""
         if self.nsymbols is None:
-            return memoryview(np.ascontiguousarray(self.data.reshape(-1)).view(np.uint8))
+            return np.ascontiguousarray(self.array.reshape(-1)).view(np.uint8).data
         if self.nsymbols == 2:
-            return memoryview(np.packbits(self.data.reshape(-1).astype(np.uint8, copy=False)))
+            return np.packbits(self.array.reshape(-1).astype(np.uint8, copy=False)).data
         width = np.uint8 if self.nsymbols <= 256 else np.dtype("<u2")
-        codes = np.ascontiguousarray(self.data.reshape(-1).astype(width, copy=False))
-        return memoryview(codes.view(np.uint8))
+        codes = np.ascontiguousarray(self.array.reshape(-1).astype(width, copy=False))
+        return codes.view(np.uint8).data
 
     def from_bytes(self, payload: bytes) -> np.ndarray:
         """Invert ``to_bytes``: this stream's data (same dtype and shape) read from ``payload``."""
-        n = self.data.size
+        n = self.array.size
         if self.nsymbols is None:
-            out = np.frombuffer(payload, dtype=self.data.dtype.newbyteorder("<"))
+            out = np.frombuffer(payload, dtype=self.array.dtype.newbyteorder("<"))
         elif self.nsymbols == 2:
             out = np.unpackbits(np.frombuffer(payload, np.uint8))[:n]
         else:
             out = np.frombuffer(payload, np.uint8 if self.nsymbols <= 256 else np.dtype("<u2"))
-        return out.astype(self.data.dtype).reshape(self.data.shape)
+        return out.astype(self.array.dtype).reshape(self.array.shape)
 
 
 def cut_blocks(flat: np.ndarray, size: int, segments: tuple[int, ...] | None = None) -> tuple[np.ndarray, int]:
@@ -316,7 +325,7 @@ SAMPLE_SIZE = 1 << 14   # sample that brackets an order statistic of a large arr
 
 
 @lru_cache(maxsize=None)
-def _pattern_values(dtype: np.dtype) -> np.ndarray | None:
+def _pattern_values(dtype: np.dtype) -> np.ndarray:
     patterns = np.arange(1 << (8 * dtype.itemsize), dtype=UINT_OF_SIZE[dtype.itemsize])
     with np.errstate(invalid="ignore"):  # the NaN patterns
         return to_float(patterns.view(dtype)).astype(np.float64)
@@ -346,7 +355,7 @@ def _linear_quantile(rank, n: int, q: float) -> float:
 @lru_cache(maxsize=None)
 def _finite_order(dtype: np.dtype) -> np.ndarray:
     """The bit patterns of finite values of an 8- or 16-bit dtype, in ascending order of value."""
-    values = pattern_values(dtype)
+    values = _pattern_values(dtype)
     finite = np.flatnonzero(np.isfinite(values))
     return finite[np.argsort(values[finite], kind="stable")]
 
@@ -357,7 +366,7 @@ class _TableStats:
     def __init__(self, dtype: np.dtype, counts: np.ndarray):
         order = _finite_order(np.dtype(dtype))
         order = order[counts[order] > 0]
-        self.sorted, self.cumulative = pattern_values(dtype)[order], np.cumsum(counts[order])
+        self.sorted, self.cumulative = _pattern_values(np.dtype(dtype))[order], np.cumsum(counts[order])
         self.n = int(self.cumulative[-1]) if order.size else 0
 
     def rank(self, k: int) -> float:
@@ -583,7 +592,7 @@ class BitPlane(Stream):
         self.name, self.codes, self.bit, self.nsymbols, self.segments = name, codes, bit, 2, None
 
     @cached_property
-    def data(self) -> np.ndarray:
+    def data(self) -> np.ndarray:  # type: ignore[override]  # built on first use, never assigned
         return ((self.codes >> self.bit) & 1).astype(np.uint8)
 
     @property

@@ -154,13 +154,13 @@ class Pipeline:
         if not self.coder.lossless:
             raise SpecError(f"verify=True needs a lossless coder (one of {', '.join(families(lossless=True))}); "
                             f"{self.coder.spec!r} is an estimate with no decoder")
-        decoded_streams, real_bits = [], encoded.side_bits
+        decoded_streams, real_bits = [], float(encoded.side_bits)
         roundtrips = self.coder.roundtrip_all(encoded.streams, coded)
         for s in encoded.streams:
             c = coded[s.name]
             data, bits = (unstore(s, store(s)), stored_bits(s)) if c.stored else roundtrips[s.name]
             bits += 1  # the stored-mode flag
-            if data.dtype != s.data.dtype or data.tobytes() != np.ascontiguousarray(s.data).tobytes():
+            if data.dtype != s.array.dtype or data.tobytes() != np.ascontiguousarray(s.array).tobytes():
                 raise VerificationError(f"{self.spec}: stream {s.name!r} did not decode to its input")
             if bits > c.bits:
                 raise VerificationError(f"{self.spec}: stream {s.name!r} really takes {bits:.1f} bits, more than "

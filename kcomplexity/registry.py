@@ -16,6 +16,7 @@ from .coders.context import Context
 from .coders.motif import Motif
 from .encodings import Bitplanes, Encoding, Fields, Quantize, Raw, Sign
 from .errors import SpecError
+from .specced import Specced
 
 ENTRY_POINT_GROUP = "kcomplexity.estimators"
 BUILTIN_ENCODINGS = (Raw, Fields, Sign, Quantize, Bitplanes)
@@ -32,7 +33,7 @@ def register(cls: type, name: str | None = None) -> type:
     Usable as a decorator. Third-party packages may instead expose the class in the
     ``kcomplexity.estimators`` entry-point group.
     """
-    name = name or getattr(cls, "family", None)
+    name = name or getattr(cls, "family", None) or ""
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name or ""):
         raise SpecError(f"registry names are lower-case identifiers, got {name!r}")
     if isinstance(cls, type) and issubclass(cls, Encoding):
@@ -86,7 +87,7 @@ def _resolve(text: str, table: dict, kind: str):
     return build(table[family], text)
 
 
-def build(cls: type, text: str):
+def build(cls: type[Specced], text: str):
     """The component of class ``cls`` that the spec part ``text`` names (``build(Zstd, "zstd-19")``),
     without looking ``cls`` up in the registry: ``name[N][-option...]`` -> ``cls.from_spec(N, options)``."""
     head, *options = text.strip().lower().split("-")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from itertools import combinations
+from typing import cast
 
 import ml_dtypes
 import numpy as np
@@ -49,7 +50,7 @@ def check_inputs() -> dict[str, np.ndarray]:
 EXAMPLE_INPUTS = ("gauss32", "bf16", "int8")  # the inputs each further example is checked on
 
 
-def check_component(cls: type) -> None:
+def check_component(cls: type[Specced]) -> None:
     """Check an Encoding or Coder subclass against the contract; raise ConformanceError if it fails.
 
     Checks, on the default instance (``from_spec(None, [])`` where the class has one) and on
@@ -91,7 +92,7 @@ def _settings(obj) -> dict:
     return {k: _settings(v) if isinstance(v, Specced) else v for k, v in sorted(vars(obj).items())}
 
 
-def _instances(cls: type) -> dict[str, Specced]:
+def _instances(cls: type[Specced]) -> dict[str, Specced]:
     """The default instance (if any) and one per example, by the text that built it."""
     out = {}
     try:
@@ -132,14 +133,17 @@ def _partners(obj: Specced) -> list[Specced]:
     an encoding meets the zstd coder."""
     if isinstance(obj, Encoding):
         return [Zstd(3)]
+    assert isinstance(obj, Coder)
     if obj.ndim == 2:
         return [Bitplanes(4)]
-    partners = [Raw()] if "bytes" in obj.accepts else []
+    partners: list[Specced] = [Raw()] if "bytes" in obj.accepts else []
     return partners + ([Fields(), Sign(), Quantize(2)] if "symbols" in obj.accepts else [])
 
 
 def _pipeline(obj: Specced, partner: Specced) -> Pipeline:
-    return Pipeline(obj, partner) if isinstance(obj, Encoding) else Pipeline(partner, obj)
+    if isinstance(obj, Encoding):
+        return Pipeline(obj, cast(Coder, partner))
+    return Pipeline(cast(Encoding, partner), cast(Coder, obj))
 
 
 def _check_measure(pipeline: Pipeline, name: str, x: np.ndarray) -> None:

@@ -73,7 +73,7 @@ class Coder(Specced):
     >>> class Fixed(Coder):
     ...     family = "fixed"
     ...     def code(self, stream):
-    ...         return Coded(stream.data.size * math.log2(stream.nsymbols))
+    ...         return Coded(stream.array.size * math.log2(stream.nsymbols))
     >>> Fixed().code(Stream("s", np.zeros(8, np.uint8), 4)).bits
     16.0
     """
@@ -159,7 +159,7 @@ def store(stream: Stream) -> bytes:
     little-endian bytes, or each symbol in ``width`` bits, most significant first."""
     if stream.nsymbols is None:
         return bytes(stream.to_bytes())
-    bits = np.unpackbits(stream.data.reshape(-1).astype(">u2").view(np.uint8)).reshape(-1, 16)
+    bits = np.unpackbits(stream.array.reshape(-1).astype(">u2").view(np.uint8)).reshape(-1, 16)
     return np.packbits(bits[:, 16 - stream.width:]).tobytes()
 
 
@@ -170,4 +170,4 @@ def unstore(stream: Stream, payload: bytes) -> np.ndarray:
     n, width = stream.size, stream.width
     bits = np.unpackbits(np.frombuffer(payload, np.uint8))[:n * width].reshape(n, width)
     words = np.packbits(np.pad(bits, ((0, 0), (16 - width, 0))), axis=1).view(">u2").reshape(-1)
-    return words.astype(stream.data.dtype).reshape(stream.shape)
+    return words.astype(stream.array.dtype).reshape(stream.shape)

@@ -24,7 +24,7 @@ import numpy as np
 import zstandard
 
 from ..encodings import Stream
-from ..errors import InputError, SpecError
+from ..errors import InputError, SpecError, VerificationError
 from .base import Coded, Coder, parse_level
 
 SIZE_UNITS = {"g": 1 << 30, "m": 1 << 20, "k": 1 << 10, "": 1}
@@ -66,7 +66,7 @@ class Compressor(Coder):
 
     def __init__(self, level: int | None = None, chunk: int | None = None):
         self.level = self.default_level if level is None else parse_level(
-            self.family, None, [str(level)], self.levels, self.default_level)
+            self.family, None, [str(level)], self.levels, self.default_level or 0)
         if chunk is not None and not self.chunkable:
             raise SpecError(f"{self.family!r} frames are not self-delimiting, so it has no chunked form: use "
                             f"{', '.join(c.family for c in COMPRESSORS if c.chunkable)}")
@@ -144,11 +144,13 @@ class Compressor(Coder):
 
     def code_all(self, streams: list[Stream], threads: int = 1, progress=None) -> dict[str, Coded]:
         """Every stream; ``progress`` hears each stream's work as its share of the bytes."""
-        total = sum(s.data.nbytes for s in streams) or 1
-        return {s.name: self.code(s, threads, progress and _scaled(progress, s.data.nbytes / total))
+        total = sum(s.array.nbytes for s in streams) or 1
+        return {s.name: self.code(s, threads, progress and _scaled(progress, s.array.nbytes / total))
                 for s in streams}
 
     def roundtrip(self, stream: Stream, coded: Coded) -> tuple[np.ndarray, float]:
+        if coded.frame is None:
+            raise VerificationError(f"{self.spec}: stream {stream.name!r} was measured without keeping its frame")
         return stream.from_bytes(self.unpack(coded.frame)), 8 * len(coded.frame)
 
 
@@ -255,7 +257,7 @@ class Brotli(Compressor):
 
 class Lz4(Compressor):
     """LZ4 frame (fast mode) with the content size stored."""
-    examples = ("lz4-c4K",)
+    examples: tuple[str, ...] = ("lz4-c4K",)
     family, pattern = "lz4", "lz4[-cSIZE]"
     chunkable = True
 

@@ -20,6 +20,7 @@ import math
 import os
 import pickle
 import tempfile
+from typing import Any
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -195,7 +196,7 @@ def _cache_path(stem: str, source: Path) -> Path:
 
 def _save(path: Path, shapes: dict[int, ShapeTable]) -> None:
     """Write the npz atomically (temp file + rename); an unwritable cache is skipped."""
-    arrays = {}
+    arrays: dict[str, Any] = {}
     for side, t in shapes.items():
         arrays[f"codes_{side}"], arrays[f"ctm_{side}"] = t.codes, t.ctm
     try:

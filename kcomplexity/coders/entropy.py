@@ -18,12 +18,12 @@ def counts_of(stream: Stream) -> tuple[np.ndarray, int]:
     patterns of their values (alphabet 2^(8 x itemsize)).
     """
     dense = stream.histogram()
-    if stream.nsymbols is not None:
+    if stream.nsymbols is not None and dense is not None:  # a symbol stream always has a histogram
         return dense[dense > 0], stream.nsymbols
-    alphabet = 1 << (8 * stream.data.dtype.itemsize)
+    alphabet = 1 << (8 * stream.array.dtype.itemsize)
     if dense is not None:
         return dense[dense > 0], alphabet
-    return np.unique(bit_patterns(stream.data.reshape(-1)), return_counts=True)[1], alphabet
+    return np.unique(bit_patterns(stream.array.reshape(-1)), return_counts=True)[1], alphabet
 
 
 def entropy_bits(counts: np.ndarray) -> float:
@@ -48,7 +48,7 @@ def histogram_bits(counts: np.ndarray, alphabet: int, n: int | None = None) -> i
 
 def symbols_of(stream: Stream) -> tuple[np.ndarray, int]:
     """The stream's symbols as uint64 (codes, or the bit patterns of raw values) and the alphabet size."""
-    data = stream.data.reshape(-1)
+    data = stream.array.reshape(-1)
     if stream.nsymbols is not None:
         return data.astype(np.uint64), stream.nsymbols
     return bit_patterns(data).astype(np.uint64), 1 << (8 * data.dtype.itemsize)
@@ -79,5 +79,5 @@ class Entropy(Coder):
         got_symbols, got_counts = read_histogram(table, alphabet, symbols.size)
         decoded = got_symbols[decode_static(words, got_counts, symbols.size)]
         if stream.nsymbols is None:
-            decoded = decoded.astype(UINT_OF_SIZE[stream.data.dtype.itemsize]).view(stream.data.dtype)
-        return decoded.astype(stream.data.dtype).reshape(stream.data.shape), len(table) + 32 * len(words)
+            decoded = decoded.astype(UINT_OF_SIZE[stream.array.dtype.itemsize]).view(stream.array.dtype)
+        return decoded.astype(stream.array.dtype).reshape(stream.array.shape), len(table) + 32 * len(words)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -139,14 +140,14 @@ class Motif(Coder):
     def _width(stream: Stream) -> int:
         """Bits per value: the dtype width for raw values, ceil(log2 nsymbols) for symbols."""
         if stream.nsymbols is None:
-            return 8 * stream.data.dtype.itemsize
+            return 8 * stream.array.dtype.itemsize
         return max(1, math.ceil(math.log2(stream.nsymbols)))
 
     def _options(self, stream: Stream) -> tuple[Mosaic, dict, dict]:
         """The mosaic, and the ideal bits of each dictionary and index code (flag and choice bits included)."""
-        if stream.data.size == 0:
+        if stream.array.size == 0:
             raise InputError("the motif coder got an empty stream")
-        mosaic = self.split(stream.data, stream.segments)
+        mosaic = self.split(stream.array, stream.segments)
         counts = np.bincount(mosaic.indices)
         dictionary = {"raw": 1 + mosaic.dictionary.size * self._width(stream)}
         if 2 * len(counts) <= len(mosaic.indices):
@@ -168,7 +169,7 @@ class Motif(Coder):
         """The real bitstream ``code`` measures, part by part (the same choices)."""
         mosaic, dictionary, index = self._options(stream)
         width = self._width(stream)
-        d_choice, i_choice = min(dictionary, key=dictionary.get), min(index, key=index.get)
+        d_choice, i_choice = min(dictionary, key=lambda c: dictionary[c]), min(index, key=lambda c: index[c])
         header = pack_fields([len(mosaic.dictionary), self.size, mosaic.padding], 32)
         d_part = (dictionary_frame(mosaic.dictionary) if d_choice == "lzma"
                   else pack_fields(_codes(mosaic.dictionary, stream.nsymbols is None), width))
@@ -203,8 +204,8 @@ class Motif(Coder):
 
     def roundtrip(self, stream: Stream, coded: Coded) -> tuple[np.ndarray, float]:
         code = self.encode(stream)
-        back = self.decode(code, stream.data.size, stream.data.dtype, stream.nsymbols, stream.segments)
-        return back.reshape(stream.data.shape), code.bits
+        back = self.decode(code, stream.array.size, stream.array.dtype, stream.nsymbols, stream.segments)
+        return back.reshape(stream.array.shape), code.bits
 
 
 def _codes(values: np.ndarray, raw: bool) -> np.ndarray:
@@ -225,9 +226,9 @@ class MotifCode:
     dictionary flag bit and the index choice bits."""
     header: np.ndarray                     # distinct blocks, S, padding: 3 x 32 bits
     dictionary_code: str                   # "raw" (bit array) or "lzma" (frame)
-    dictionary: object
+    dictionary: Any
     index_code: str                        # "static" (histogram bits, words), "kt" (words), "lzma" (frame)
-    index: object
+    index: Any
 
     @property
     def bits(self) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 PRECISION = 24           # bits of constriction's fixed-point probabilities
 STATE_BITS, WORD_BITS = 64, 32
@@ -123,7 +124,7 @@ def decode_kt(words: np.ndarray, k: int, n: int) -> np.ndarray:
     return out
 
 
-def pack_fields(values: np.ndarray, width: int) -> np.ndarray:
+def pack_fields(values: ArrayLike, width: int) -> np.ndarray:
     """Each value as ``width`` bits, most significant first (a bit array)."""
     if width == 0:
         return np.zeros(0, np.uint8)
