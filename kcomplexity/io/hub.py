@@ -32,8 +32,9 @@ NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?"
 REPO_ID = re.compile(rf"(?:{NAME}/)?{NAME}")
 REVISION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/*?-]{0,254}")
 COMMIT = re.compile(r"[0-9a-f]{40}")
-WEIGHTS = ("*.safetensors", "*.safetensors.index.json", "pytorch_model.bin", "*.gguf", "*.onnx", "*.onnx_data")
-FETCHED = WEIGHTS + ("config.json", "trainer_state.json")
+INDEX, SHARDS = "model.safetensors.index.json", "model-*-of-*.safetensors"
+WEIGHTS = (INDEX, "model.safetensors", "pytorch_model.bin")  # what a model folder is read from, first found wins
+EXTRAS = ("config.json", "trainer_state.json")
 TRUE = ("1", "on", "yes", "true")
 
 
@@ -145,21 +146,41 @@ def _cached_snapshot(hub, spec: HubSpec, revision: str) -> Path | None:
                               "delete this file (huggingface-cli delete-cache) and download again")
     try:
         return Path(hub.snapshot_download(spec.repo_id, revision=revision, cache_dir=cache_dir(),
-                                          local_files_only=True, allow_patterns=list(FETCHED)))
+                                          local_files_only=True, allow_patterns=["config.json"]))
     except hub.errors.LocalEntryNotFoundError:
         return None
 
 
 def _has_weights(folder: Path) -> bool:
-    return any(fnmatchcase(p.name, w) for p in folder.iterdir() for w in WEIGHTS)
+    return any((folder / w).is_file() for w in WEIGHTS)
+
+
+def wanted(files: list[str], where: str) -> list[str]:
+    """The files of a revision a model folder is read from: one weight format (shards, single
+    safetensors, else ``pytorch_model.bin``), ``config.json`` and ``trainer_state.json``; nothing else.
+
+    >>> wanted(["consolidated.safetensors", "model.safetensors.index.json", "model-00001-of-00001.safetensors",
+    ...         "onnx/model.onnx", "pytorch_model.bin", "config.json", "README.md"], "hf:org/m")
+    ['model.safetensors.index.json', 'model-00001-of-00001.safetensors', 'config.json']
+    """
+    weights = next((w for w in WEIGHTS if w in files), None)
+    if weights is None:
+        raise SourceError(f"{where}: no {', '.join(WEIGHTS)} at the top of the repository (it has "
+                          f"{sorted(files)[:8]}); kcomplexity reads Hugging Face model folders from the Hub")
+    shards = sorted(f for f in files if fnmatchcase(f, SHARDS) and "/" not in f) if weights == INDEX else []
+    return [weights, *shards, *(f for f in EXTRAS if f in files)]
 
 
 def _download(hub, spec: HubSpec, revision: str) -> Path:
+    where = f"hf:{spec.repo_id}@{revision}"
     try:
+        files = wanted(hub.HfApi().list_repo_files(spec.repo_id, revision=revision), where)
         return Path(hub.snapshot_download(spec.repo_id, revision=revision, cache_dir=cache_dir(),
-                                          allow_patterns=list(FETCHED)))
+                                          allow_patterns=files))
+    except SourceError:
+        raise
     except Exception as exc:  # unknown repository or revision, no connection, disk full, ...
-        raise SourceError(f"hf:{spec.repo_id}@{revision}: download into {spec.folder} failed "
+        raise SourceError(f"{where}: download into {spec.folder} failed "
                           f"({type(exc).__name__}: {str(exc)[:300]})") from None
 
 
