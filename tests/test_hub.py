@@ -138,7 +138,7 @@ def test_a_snapshot_link_leaving_the_repository_folder_is_refused(cache, tmp_pat
 
 @pytest.mark.parametrize("source, message", [
     ("hf:", "not a Hugging Face model id"),
-    ("hf:a/b/c", "not a Hugging Face model id"),
+    ("hf:a/b//c", "not a file path inside the repository"),
     ("hf:../x", "not a Hugging Face model id"),
     ("hf:org/name@../../etc", "not a branch, tag or commit"),
     ("hf:org/name@/abs", "not a branch, tag or commit"),
@@ -174,3 +174,32 @@ def test_a_series_of_numpy_safetensors_snapshots_needs_no_torch(tmp_path, monkey
     assert df["step"].tolist() == [5, 50]
     assert df["bits"].tolist() == [kc.estimate(kc.load(str(tmp_path / f"src{s}"))["w"], "raw|zstd-3").bits
                                    for s in (5, 50)]
+
+
+def test_one_file_of_a_repository_such_as_a_gguf_is_read_and_a_series_over_revisions(tmp_path, monkeypatch):
+    gguf = pytest.importorskip("gguf")
+    for step in (10, 20):
+        folder = tmp_path / f"q{step}"
+        folder.mkdir()
+        writer = gguf.GGUFWriter(str(folder / "model.Q8_0.gguf"), "llama")
+        w = np.full((4, 32), step / 100, np.float32)
+        writer.add_tensor("w", gguf.quants.quantize(w, gguf.GGMLQuantizationType.Q8_0),
+                          raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        (folder / "README.md").write_text("a GGUF repository")
+        add_revision(tmp_path / "hub", "org/m-GGUF", f"step{step}", folder)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    w = kc.load("hf:org/m-GGUF/model.Q8_0.gguf@step20")
+    assert w["w"].tobytes() == kc.load(tmp_path / "q20" / "model.Q8_0.gguf")["w"].tobytes()
+    df = kc.analyse("hf:org/m-GGUF/model.Q8_0.gguf@step*", "raw|zstd-3", cache=False, progress=False)
+    assert df["step"].tolist() == [10, 20] and df["tensor"].tolist() == ["w", "w"]
+    with pytest.raises(SourceError, match="lacks model.Q4_0.gguf"):
+        kc.load("hf:org/m-GGUF/model.Q4_0.gguf@step10")
+    with pytest.raises(SourceError, match="not a file path inside the repository"):
+        kc.load("hf:org/m-GGUF/../x.gguf@step10")
+    with pytest.raises(SourceError, match=r"name one, hf:org/m-GGUF/model.Q8_0.gguf@step10"):
+        kc.load("hf:org/m-GGUF@step10")  # the snapshot is no model folder

@@ -1,6 +1,7 @@
 """``hf:ORG/NAME[@REVISION]``: models in the Hugging Face cache, downloaded only when allowed.
 
 Spec: ``hf:ORG/NAME`` (revision ``main``), ``hf:ORG/NAME@REV`` (a branch, tag or commit),
+``hf:ORG/NAME/FILE[@REV]`` (one file of the repository, e.g. a ``.gguf`` or ``.onnx``),
 ``hf:ORG/NAME@step*`` (every revision matching the glob: a checkpoint series) or
 ``hf:ORG/NAME@step0,step1000`` (those revisions: a series). A series' checkpoints are named
 after their revisions, so their steps are read from the names (``step1000`` -> 1000).
@@ -32,6 +33,7 @@ NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?"
 REPO_ID = re.compile(rf"(?:{NAME}/)?{NAME}")
 REVISION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/*?-]{0,254}")
 COMMIT = re.compile(r"[0-9a-f]{40}")
+FILE_PART = re.compile(r"[A-Za-z0-9._+-]{1,255}")
 INDEX, SHARDS = "model.safetensors.index.json", "model-*-of-*.safetensors"
 WEIGHTS = (INDEX, "model.safetensors", "pytorch_model.bin")  # what a model folder is read from, first found wins
 EXTRAS = ("config.json", "trainer_state.json")
@@ -40,9 +42,10 @@ TRUE = ("1", "on", "yes", "true")
 
 @dataclass(frozen=True)
 class HubSpec:
-    """A parsed ``hf:`` source: the repository and its revisions (a glob, or names)."""
+    """A parsed ``hf:`` source: the repository, its revisions (a glob, or names) and one file in it, if named."""
     repo_id: str
     revisions: tuple[str, ...]
+    file: str | None = None
 
     @property
     def is_series(self) -> bool:
@@ -59,18 +62,23 @@ def is_hub(source) -> bool:
 
 
 def parse(source: str) -> HubSpec:
-    """``hf:ORG/NAME[@REV[,REV...]]`` -> HubSpec, or SourceError saying what is malformed."""
-    repo_id, _, revs = source[len(PREFIX):].partition("@")
+    """``hf:ORG/NAME[/FILE][@REV[,REV...]]`` -> HubSpec, or SourceError saying what is malformed."""
+    path, _, revs = source[len(PREFIX):].partition("@")
+    parts = path.split("/")
+    repo_id, file = "/".join(parts[:2]), "/".join(parts[2:]) or None
     if not REPO_ID.fullmatch(repo_id) or "--" in repo_id or ".." in repo_id:
         raise SourceError(f"{source[:120]!r}: not a Hugging Face model id; write hf:ORG/NAME, "
                           "hf:ORG/NAME@REVISION or hf:ORG/NAME@step* (letters, digits, '-', '_', '.')")
+    if file is not None and not all(FILE_PART.fullmatch(p) and p not in (".", "..") for p in parts[2:]):
+        raise SourceError(f"{source[:120]!r}: {file[:80]!r} is not a file path inside the repository "
+                          "(hf:ORG/NAME/model.Q4_0.gguf; letters, digits, '-', '_', '.' between '/')")
     revisions = tuple(r.strip() for r in revs.split(",")) if revs else (DEFAULT_REVISION,)
     for rev in revisions:
         check_revision(rev, source)
     if len(revisions) > 1 and any(c in r for r in revisions for c in "*?"):
         raise SourceError(f"{source[:120]!r}: give either one revision glob (@step*) or a list of revisions "
                           "(@step0,step1000), not both")
-    return HubSpec(repo_id, revisions)
+    return HubSpec(repo_id, revisions, file)
 
 
 def check_revision(rev: str, where: str) -> str:
@@ -111,7 +119,7 @@ def revisions(spec: HubSpec) -> list[str]:
 def _cached_refs(spec: HubSpec) -> list[str]:
     refs = spec.folder / "refs"
     if not refs.is_dir():
-        raise _not_cached(spec, spec.revisions[0])
+        raise _not_cached(spec, spec.revisions[0], None)
     return [p.relative_to(refs).as_posix() for p in refs.rglob("*") if p.is_file()]
 
 
@@ -127,14 +135,17 @@ def _remote_refs(spec: HubSpec) -> list[str]:
 
 
 def snapshot(spec: HubSpec, revision: str) -> Path:
-    """The cached snapshot folder of ``revision``; downloaded first where missing and allowed."""
+    """The cached snapshot folder of ``revision`` (or its file ``spec.file``); downloaded first where
+    missing and allowed."""
     hub = require("huggingface_hub", "hub", "hf: sources")
     folder = _cached_snapshot(hub, spec, revision)
-    if folder is None or not _has_weights(folder):
+    present = folder is not None and ((folder / spec.file).is_file() if spec.file else _has_weights(folder))
+    if not present:
         if offline():
-            raise _not_cached(spec, revision, partial=folder is not None)
+            raise _not_cached(spec, revision, folder)
         folder = _download(hub, spec, revision)
-    return confined(folder, spec.folder)
+    confined(folder, spec.folder)
+    return folder / spec.file if spec.file else folder
 
 
 def _cached_snapshot(hub, spec: HubSpec, revision: str) -> Path | None:
@@ -174,7 +185,8 @@ def wanted(files: list[str], where: str) -> list[str]:
 def _download(hub, spec: HubSpec, revision: str) -> Path:
     where = f"hf:{spec.repo_id}@{revision}"
     try:
-        files = wanted(hub.HfApi().list_repo_files(spec.repo_id, revision=revision), where)
+        files = [spec.file] if spec.file else wanted(hub.HfApi().list_repo_files(spec.repo_id, revision=revision),
+                                                      where)
         return Path(hub.snapshot_download(spec.repo_id, revision=revision, cache_dir=cache_dir(),
                                           allow_patterns=files))
     except SourceError:
@@ -184,10 +196,12 @@ def _download(hub, spec: HubSpec, revision: str) -> Path:
                           f"({type(exc).__name__}: {str(exc)[:300]})") from None
 
 
-def _not_cached(spec: HubSpec, revision: str, partial: bool = False) -> SourceError:
-    what = "has no weights in its cached snapshot" if partial else "is not in the Hugging Face cache"
-    return SourceError(f"hf:{spec.repo_id}@{revision} {what} ({spec.folder}), and HF_HUB_OFFLINE is set, so "
-                       "nothing is downloaded: unset HF_HUB_OFFLINE to download it, or point HF_HUB_CACHE at the "
+def _not_cached(spec: HubSpec, revision: str, folder: Path | None) -> SourceError:
+    what = f"lacks {spec.file or 'weights'} in its cached snapshot" if folder else "is not in the Hugging Face cache"
+    files = sorted(p.name for p in folder.iterdir() if p.suffix in (".gguf", ".onnx", ".safetensors")) if folder else []
+    hint = f" (it holds {files[:4]}: name one, hf:{spec.repo_id}/{files[0]}@{revision})" if files else ""
+    return SourceError(f"hf:{spec.repo_id}@{revision} {what}{hint} ({spec.folder}), and HF_HUB_OFFLINE is set, "
+                       "so nothing is downloaded: unset HF_HUB_OFFLINE to download it, or point HF_HUB_CACHE at the "
                        "cache that holds it")
 
 
@@ -203,7 +217,7 @@ def confined(folder: Path, root: Path) -> Path:
 
 
 def resolve(source: str) -> Path:
-    """The local snapshot folder of a one-revision ``hf:`` source."""
+    """The local snapshot folder (or file) of a one-revision ``hf:`` source."""
     spec = parse(source)
     if spec.is_series:
         raise SourceError(f"{source}: names several revisions, a series; analyse it with kcomplexity.analyse "
