@@ -150,8 +150,11 @@ def snapshot(spec: HubSpec, revision: str) -> Path:
 
 def _cached_snapshot(hub, spec: HubSpec, revision: str) -> Path | None:
     ref = spec.folder / "refs" / revision
-    if not COMMIT.fullmatch(revision) and ref.is_file():
-        commit = ref.read_text(errors="replace").strip()
+    if not COMMIT.fullmatch(revision) and ref.exists():
+        if not ref.is_file():  # a FIFO would block the hub's own read of it
+            raise SourceError(f"{ref}: not a regular file; the cache is damaged: delete it and download again")
+        with open(ref, "rb") as f:  # bounded: a hash is 40 characters
+            commit = f.read(64).decode(errors="replace").strip()
         if not COMMIT.fullmatch(commit):
             raise SourceError(f"{ref}: holds {commit[:60]!r}, not a 40-digit commit hash; the cache is damaged: "
                               "delete this file (huggingface-cli delete-cache) and download again")
