@@ -19,7 +19,9 @@ import os
 import sys
 import threading
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -92,7 +94,8 @@ def model_stream(names, arrays: list[np.ndarray], allow_nonfinite: bool) -> Mode
 
 def _inputs(task: Task) -> tuple[list[np.ndarray], list[np.ndarray]]:
     arrays = [task.checkpoint.read(n) for n in task.names]
-    return arrays, [task.previous.read(n) for n in task.names] if task.deltas else []
+    previous = task.previous
+    return arrays, [previous.read(n) for n in task.names] if previous is not None and task.deltas else []
 
 
 def _keys(task: Task, arrays: list[np.ndarray], previous: list[np.ndarray]) -> list[str]:
@@ -107,12 +110,16 @@ def _keys(task: Task, arrays: list[np.ndarray], previous: list[np.ndarray]) -> l
     return keys
 
 
-def _measured(key: str, measure) -> Outcome:
+def _measured(key: str, measure: Callable[[], Any]) -> Outcome:
     try:
         result = measure()
         return Outcome(result if isinstance(result, dict) else result.to_dict(), key)
     except KComplexityError as exc:
         return Outcome(exc)
+
+
+def _estimate(pipeline: Pipeline, x: ModelStream, threads: int):
+    return pipeline.estimate(x, allow_nonfinite=True, threads=threads, progress=task_progress())
 
 
 def run_task(task: Task) -> list[Outcome]:
@@ -125,16 +132,15 @@ def run_task(task: Task) -> list[Outcome]:
         keys = _keys(task, arrays, previous)
         cached = [lookup(task.cache_path, key) for key in keys]
         if all(c is not None for c in cached):
-            return [Outcome(c) for c in cached]
+            return [Outcome(c) for c in cached if c is not None]
         x = model_stream(task.names, arrays, task.allow_nonfinite)
         before = model_stream(task.names, previous, True) if previous else None
     except KComplexityError as exc:
         return [Outcome(exc)] * rows
-    measures = [lambda p=p: p.estimate(x, allow_nonfinite=True, threads=task.threads, progress=task_progress())
-                for p in task.pipelines]
-    measures += [lambda kind=kind, p=p: kind.estimate(p, x, before) for kind, p in task.deltas]
+    measures: list[Callable[[], Any]] = [partial(_estimate, p, x, task.threads) for p in task.pipelines]
+    measures += [partial(kind.estimate, p, x, before) for kind, p in task.deltas if before is not None]
     if task.sparsity is not None:
-        measures.append(lambda: vector_sparsity(x.values(), **task.sparsity))
+        measures.append(partial(vector_sparsity, x.values(), **task.sparsity))
     return [Outcome(c) if c is not None else _measured(key, measure)
             for c, key, measure in zip(cached, keys, measures)]
 
@@ -179,7 +185,8 @@ def plan(refs: list[CheckpointRef], pipelines: list[Pipeline], deltas: list[tupl
          selection: Selection, per: str, cache_path: str | None, allow_nonfinite: bool,
          sparsity: dict | None = None) -> list[Job]:
     """Every task of the analysis with its output rows, in (checkpoint, tensor, estimator) order."""
-    jobs, previous = [], {}
+    jobs: list[Job] = []
+    previous: dict[str | None, tuple] = {}
     for ref in refs:
         checkpoint = ref.open()
         info = checkpoint.info()
@@ -248,7 +255,8 @@ class _BarState:
     beside it as "running 45%" (thread-safe: pool progress arrives on a relay thread)."""
 
     def __init__(self, bar, rows: list[int]):
-        self.bar, self.rows, self.finished, self.partial, self.lock = bar, rows, 0, {}, threading.Lock()
+        self.bar, self.rows, self.finished, self.lock = bar, rows, 0, threading.Lock()
+        self.partial: dict[int, float] = {}
 
     def advance(self, index: int, fraction: float) -> None:
         """``fraction`` of one more row of job ``index`` is done."""

@@ -185,7 +185,7 @@ def unusable(path: Path, exc: Exception) -> str:
             "(API: cache=PATH), or run without a cache: --no-cache (cache=False)")
 
 
-FIELDS = {"estimator": str, "n_values": int, "dtype": str, "raw_bits": int, "bits": (int, float),
+FIELDS: dict[str, type | tuple[type, ...]] = {"estimator": str, "n_values": int, "dtype": str, "raw_bits": int, "bits": (int, float),
           "bits_per_value": (int, float), "ratio": (int, float), "lossless": bool, "seconds": (int, float),
           "details": dict}
 

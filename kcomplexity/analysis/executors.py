@@ -110,7 +110,7 @@ def _pool(fn, tasks, workers: int, on_progress=None) -> Iterator:
         with pool:
             yield from _futures(pool.submit, cf.as_completed, partial(_indexed, fn), list(enumerate(tasks)))
     finally:
-        if relay:
+        if relay and queue is not None:
             queue.put(None)
             relay.join()
 

@@ -87,7 +87,8 @@ class MemoryCheckpoint(Checkpoint):
 def _without_ties(tensors: dict, label: str) -> dict:
     """Tied torch tensors (one storage, same view: ``lm_head.weight`` and ``wte.weight`` of a
     ``.bin``) kept once under their first name, as ``nn.Module.parameters()`` counts them."""
-    first, tied = {}, {}
+    first: dict = {}
+    tied: dict = {}
     for name, t in tensors.items():
         if not is_torch(t) or not hasattr(t, "untyped_storage") or t.is_sparse or t.numel() == 0:
             continue
@@ -137,7 +138,8 @@ class SafetensorsCheckpoint(Checkpoint):
 
     def __init__(self, files: list[Path], label: str, weight_map: dict | None = None):
         super().__init__(label)
-        self.files, self._where, self._info, self._handles = [str(f) for f in files], {}, {}, OrderedDict()
+        self.files, self._where, self._info = [str(f) for f in files], {}, {}
+        self._handles: OrderedDict = OrderedDict()
         ignored = []
         for path, f in zip(files, self.files):
             handle = self._handle(f)
@@ -220,7 +222,8 @@ class NpzCheckpoint(Checkpoint):
 
     def __init__(self, path: Path):
         super().__init__(str(path))
-        self.path, self._layout, self._file = str(path), {}, None
+        self.path, self._layout = str(path), {}
+        self._file: io.BufferedReader | None = None
         try:
             if self.path.endswith(".npy"):
                 with open(self.path, "rb") as f:
@@ -432,7 +435,7 @@ def _open_model_dir(path: Path) -> Checkpoint:
         missing = [s for s in shards if not (path / s).exists()]
         if missing:
             raise SourceError(f"{path}: shards listed in {HF_INDEX} are missing: {missing}; download them")
-        ckpt = SafetensorsCheckpoint([regular_file(path / s, path) for s in shards], str(path), weight_map)
+        ckpt: Checkpoint = SafetensorsCheckpoint([regular_file(path / s, path) for s in shards], str(path), weight_map)
     elif (path / "model.safetensors").exists():
         ckpt = SafetensorsCheckpoint([regular_file(path / "model.safetensors", path)], str(path))
     else:

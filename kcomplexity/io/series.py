@@ -27,6 +27,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from ..errors import SkippedTensorsWarning, SourceError
 from . import hub
@@ -54,9 +55,11 @@ class CheckpointRef:
 
     def open(self) -> Checkpoint:
         """The opened checkpoint, opened once and kept for the life of this reference."""
-        if self._checkpoint is None:
-            self._checkpoint = open_cached(self.source) if isinstance(self.source, str) else self.source
-        return self._checkpoint
+        checkpoint = self._checkpoint
+        if checkpoint is None:
+            checkpoint = open_cached(self.source) if isinstance(self.source, str) else cast(Checkpoint, self.source)
+            self._checkpoint = checkpoint
+        return checkpoint
 
 
 def as_step(value, where: str) -> int:
@@ -171,7 +174,7 @@ def _check_steps(refs: list[CheckpointRef]) -> None:
         raise SourceError(f"cannot read a training step from {bad} (checkpoints: {names}). Name them like "
                           "step_100.pt, epoch=3-step=200.ckpt, checkpoint-500/ or ckpt_0007.safetensors, or pass "
                           "the steps explicitly: analyse([path, ...], steps=[0, 100, ...])")
-    seen: dict[int, str] = {}
+    seen: dict[int | None, str] = {}
     for r in refs:
         if r.step in seen:
             raise SourceError(f"{seen[r.step]} and {r.name} both have step {r.step}; pass steps=[...] explicitly "

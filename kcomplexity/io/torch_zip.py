@@ -80,7 +80,8 @@ def _check_view(label: str, storage, offset, size, stride) -> None:
 class _Replay(pickle.Unpickler):
     def __init__(self, file, archive: zipfile.ZipFile, prefix: str, label: str):
         super().__init__(file)
-        self.archive, self.prefix, self.label, self.storages = archive, prefix, label, {}
+        self.archive, self.prefix, self.label = archive, prefix, label
+        self.storages: dict = {}
 
     def find_class(self, module: str, name: str):
         if module == "collections" and name == "OrderedDict":

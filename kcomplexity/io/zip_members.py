@@ -14,6 +14,7 @@ import struct
 import warnings
 import zipfile
 import zlib
+from typing import Any
 from dataclasses import dataclass
 
 from ..errors import SkippedTensorsWarning, SourceError
@@ -62,7 +63,7 @@ class ZipMember:
         if self.method == zipfile.ZIP_STORED:
             return f.readinto(out[:min(len(out), self.compressed)])
         deflate = self.method == zipfile.ZIP_DEFLATED
-        inflate = zlib.decompressobj(-15) if deflate else bz2.BZ2Decompressor()
+        inflate: Any = zlib.decompressobj(-15) if deflate else bz2.BZ2Decompressor()
         left, done, tail = self.compressed, 0, b""
         while done < len(out) and not inflate.eof:
             data = b""
