@@ -146,9 +146,9 @@ def run_estimate(args) -> int:
     df = analyse(args.source, estimators=args.estimators, per=args.per, include=args.include,
                  exclude=args.exclude, min_ndim=args.min_ndim, floats_only=not args.all_dtypes,
                  cache=not args.no_cache, progress=_progress(args), allow_nonfinite=args.allow_nonfinite)
-    _print_table(df)
-    if args.out:
+    if args.out:  # written before printing, so a closed pipe (| head) loses nothing
         write_table(df, args.out)
+    _print_table(df)
     return 0
 
 
