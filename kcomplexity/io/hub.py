@@ -138,11 +138,12 @@ def snapshot(spec: HubSpec, revision: str) -> Path:
     """The cached snapshot folder of ``revision`` (or its file ``spec.file``); downloaded first where
     missing and allowed."""
     hub = require("huggingface_hub", "hub", "hf: sources")
-    folder = _cached_snapshot(hub, spec, revision)
-    present = folder is not None and ((folder / spec.file).is_file() if spec.file else _has_weights(folder))
-    if not present:
-        if offline():
-            raise _not_cached(spec, revision, folder)
+    cached = _cached_snapshot(hub, spec, revision)
+    if cached is not None and ((cached / spec.file).is_file() if spec.file else _has_weights(cached)):
+        folder = cached
+    elif offline():
+        raise _not_cached(spec, revision, cached)
+    else:
         folder = _download(hub, spec, revision)
     confined(folder, spec.folder)
     return folder / spec.file if spec.file else folder
