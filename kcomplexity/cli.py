@@ -306,7 +306,7 @@ def run_compare(args) -> int:
     options = dict(reference=args.reference, seeds=args.seeds, shuffle_control=not args.no_shuffle, init=args.init,
                    include=args.include, exclude=args.exclude, min_ndim=args.min_ndim, sparsity=args.sparsity)
     report = compare_report(variants, args.estimators, **options) if args.report else None
-    table = report.verdicts if report else compare(variants, args.estimators, **options)
+    table: pd.DataFrame = report.verdicts if report else compare(variants, args.estimators, **options)
     print(f"reference: {table['reference_kind'].iloc[0]}, seeds {' '.join(map(str, args.seeds))}; verdicts: "
           "prediction t-test against the reference draws, Holm-adjusted (p_adjusted)")
     cols = [c for c in COMPARE_SHOWN if c in table and table[c].notna().any()]

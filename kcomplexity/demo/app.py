@@ -14,7 +14,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -152,8 +152,8 @@ def measure(runs_dir: Path, cache: Path, workers: int, progress: bool | None,
 
     from ..analysis import analyse
 
-    common = {"workers": workers, "cache": cache, "progress": progress}
-    passes = [("per model", MODEL_ESTIMATORS, {"per": "model", "sparsity": True}),
+    common: dict[str, Any] = {"workers": workers, "cache": cache, "progress": progress}
+    passes: list[tuple[str, tuple, dict[str, Any]]] = [("per model", MODEL_ESTIMATORS, {"per": "model", "sparsity": True}),
               ("per weight matrix", TENSOR_ESTIMATORS, {"per": "tensor", "min_ndim": 2})]
     tables = []
     for label, estimators, options in passes:
