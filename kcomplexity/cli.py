@@ -261,11 +261,15 @@ def add_compare_parser(subparsers) -> None:
         "compare", help="compare variants of one model (trained, pruned, MoMos, ...) side by side",
         description="Measure each variant (whole model; per matrix for 2-D coders such as bdm2d); report bits, "
                     "the ratio to the model's own initialisation (or a named variant), drawn once per seed, "
-                    "and the ratio to each variant's own shuffle. Multi-stream estimators add one row per "
-                    "stream (bit-plane).",
+                    "and the ratio to each variant's own shuffle, each with a 95 %% interval, a prediction t-test "
+                    "against the draws and a Holm-adjusted verdict (lower / higher / no evidence). Multi-stream "
+                    "estimators add one row per stream (bit-plane). The default estimators span four families "
+                    "(lossless, QuBD, quantize+compress, sign BDM); --report also writes whether they agree and "
+                    "the per-tensor-group verdicts.",
         epilog=textwrap.dedent("""\
             examples:
-              kcomplexity compare pretrained=path/to/hf_model -e 'bitplanes8|bdm2d' --min-ndim 2
+              kcomplexity compare pretrained=path/to/hf_model --report report.md
+              kcomplexity compare pretrained=path/to/hf_model -e 'bitplanes8|bdm2d-tile64' --min-ndim 2
               kcomplexity compare trained=final.safetensors momos=momos.safetensors -e 'raw|lzma-9' -e motif-4
               kcomplexity compare trained=final.safetensors --init normal-0.02
             """),
