@@ -157,3 +157,22 @@ def test_qubd_planes_equal_an_independent_pybdm_computation(rng):
     reference = PyBDM(ndim=2)
     for i in range(8):
         assert est.details["streams"][f"plane_{i}"] == pytest.approx(reference.bdm((codes >> i) & 1), rel=1e-9)
+
+
+@pytest.mark.parametrize("ndim, nsymbols, alphabet", [(2, 2, 2), (2, 2, 40), (2, 2, 1 << 16), (1, 4, 5), (1, 4, 4 ** 12)])
+def test_tile_scores_equal_each_tile_counted_alone(ndim, nsymbols, alphabet, rng, monkeypatch):
+    """The sorted-runs tile scorer against np.unique per tile, on few and on mostly distinct codes,
+    with chunks that split the tiles' rows (CHUNK_BLOCKS small)."""
+    from kcomplexity.coders import bdm as bdm_module
+    monkeypatch.setattr(bdm_module, "CHUNK_BLOCKS", 300)
+    grid = rng.integers(0, alphabet, (23, 37) if ndim == 2 else (1, 857)).astype(np.int64)
+    per_tile = (5, 8) if ndim == 2 else (1, 10)
+    got = bdm_module.score_tiles(grid, per_tile, ndim, nsymbols)
+    side = 4 if ndim == 2 else 12
+    want, distinct = 0.0, 0
+    for r, c in product(range(0, grid.shape[0], per_tile[0]), range(0, grid.shape[1], per_tile[1])):
+        codes, n = np.unique(grid[r:r + per_tile[0], c:c + per_tile[1]], return_counts=True)
+        want += float(bdm_module.lookup(codes, ndim, nsymbols, side)[0].sum() + np.log2(n).sum())
+        distinct += codes.size
+    assert got.bits == pytest.approx(want, rel=1e-12)
+    assert (got.blocks, got.distinct, got.largest) == (grid.size, distinct, math.prod(per_tile))
