@@ -26,7 +26,7 @@ WIDTH = 120  # printed tables fit this many columns
 
 EPILOG = textwrap.dedent("""\
     examples:
-      kcomplexity estimate model.safetensors -e 'raw|zstd-19' -e 'bitplanes8|bdm2d' --min-ndim 2
+      kcomplexity estimate model.safetensors -e 'raw|zstd-19' -e 'bitplanes8|bdm2d-tile64' --min-ndim 2
       kcomplexity analyse runs/baseline -e 'raw|zstd-3' --out results.parquet --workers 2
       kcomplexity analyse runs/ --per model -e 'raw|lzma-9' --out runs.csv --dask tcp://host:8786
       kcomplexity variant momos final.safetensors --capacity 0.05 --out momos.safetensors
@@ -44,7 +44,7 @@ def _add_selection_options(p: argparse.ArgumentParser, per: bool = True, default
 
     defaults = defaults or DEFAULT_ESTIMATOR
     p.add_argument("-e", "--estimator", action="append", dest="estimators", metavar="SPEC",
-                   help="estimator spec such as 'raw|zstd-19' or 'bitplanes8|bdm2d' (repeatable; "
+                   help="estimator spec such as 'raw|zstd-19' or 'bitplanes8|bdm2d-tile64' (repeatable; "
                         f"default {defaults}). Quote it: '|' is a shell pipe")
     p.add_argument("--include", action="append", metavar="GLOB", help="only tensors whose name matches (repeatable)")
     p.add_argument("--exclude", action="append", metavar="GLOB", help="skip tensors whose name matches (repeatable)")
@@ -159,7 +159,7 @@ def add_analyse_parser(subparsers) -> None:
         description="Measure every checkpoint x tensor x estimator of a series and write one long-form table.",
         epilog=textwrap.dedent("""\
             examples:
-              kcomplexity analyse runs/baseline -e 'raw|zstd-3' -e 'bitplanes8|bdm2d' --min-ndim 2 --out r.parquet
+              kcomplexity analyse runs/baseline -e 'raw|zstd-3' -e 'bitplanes8|bdm2d-tile64' --min-ndim 2 --out r.parquet
               kcomplexity analyse runs/ --per model -e 'raw|lzma-9' --delta --out runs.csv --workers 2
               kcomplexity analyse runs/baseline --dask tcp://scheduler:8786 --out r.parquet
               kcomplexity analyse hf:EleutherAI/pythia-70m --revisions step0,step1000,step143000 --out p.csv

@@ -242,7 +242,7 @@ def perturbation_heatmap(values, title: str | None = None, cmap: str = "RdBu_r")
         values = values[None, :]
     if values.ndim != 2 or values.size == 0:
         raise InputError(f"perturbation_heatmap draws a 2-D map, got shape {values.shape}: "
-                         "pass kcomplexity.perturbation_map(tensor, 'bitplanes8|bdm2d')")
+                         "pass kcomplexity.perturbation_map(tensor, 'bitplanes8|bdm2d-tile64')")
     fig, (ax,) = _figure(width=6.0, height=5.0)
     limit = float(np.abs(values).max()) or 1.0
     image = ax.imshow(values, cmap=cmap, vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")

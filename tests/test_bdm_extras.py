@@ -1,6 +1,7 @@
 """pybdm parity beyond BDM: the perturbation experiment (against pybdm's own), the coarse
 conditional BDM (against its definition computed here from pybdm's decomposition), and
 the errors for alphabets without a CTM table."""
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -169,8 +170,12 @@ def test_delta_rows_of_bdm_estimators_are_conditional_bdm_beside_the_xor_bound()
     row = cond.loc[(5, "3.weight")]
     assert row.bits == pytest.approx(64 + sum(per_plane), rel=1e-12)     # + scale and offset of w_t
     assert row.plane_7 == pytest.approx(per_plane[7], rel=1e-12)
-    signs = kc.bdm_conditional((w5 > 0).reshape(-1).astype(np.uint8), (w4 > 0).reshape(-1).astype(np.uint8))
-    assert rows["delta:sign|bdm"].bits.loc[(5, "3.weight")] == pytest.approx(signs, rel=1e-12)
+    # 1,365 sign blocks: whole-form sign|bdm is 0.85x its chunked form there (skewed), so the row is chunked
+    sign_row = rows["delta:sign|bdm"].loc[(5, "3.weight")]
+    assert json.loads(sign_row.details)["form"] == "bdm-chunk1200"
+    signs = kc.bdm_conditional((w5 > 0).reshape(-1).astype(np.uint8), (w4 > 0).reshape(-1).astype(np.uint8),
+                               tile=1200)
+    assert sign_row.bits == pytest.approx(signs, rel=1e-12)
 
 
 def test_delta_spec_names_conditional_bdm_rows():
@@ -208,7 +213,7 @@ def test_perturbation_map_is_the_perturbation_of_the_chosen_bit_plane(rng):
     w = rng.standard_normal((40, 3, 2, 2)).astype(np.float32)
     codes = kc.encodings.Quantize(8).codes(w.reshape(40, -1))
     msb = ((codes >> 7) & 1).astype(np.uint8)
-    values = kc.perturbation_map(w)                  # bitplanes8|bdm2d, most significant plane
+    values = kc.perturbation_map(w)                  # bitplanes8|bdm2d-tile64, most significant plane
     assert values.shape == (40, 12)
     np.testing.assert_array_equal(values, kc.perturbation(msb, ndim=2))
     for r, c in [(0, 0), (17, 5), (39, 11)]:        # each value: BDM with that bit flipped - BDM
@@ -289,3 +294,40 @@ def test_perturbation_equals_brute_force_where_pybdms_experiment_does_not(rng):
         np.testing.assert_allclose(ours, brute, rtol=0, atol=TOL)
         gap = np.abs(pybdm_perturbation(x, 2, partition=partition) - brute).max()
         assert gap > 10 if partition == "recursive" else gap < TOL
+
+
+def test_conditional_delta_rows_on_saturated_planes_are_tiled(rng):
+    """Two independent random 1024x1024 bit matrices share no structure: the whole form's
+    BDM(x|y) counts chance block matches as known (about 0.38 of BDM(x)); the delta row
+    switches to the size-stable tiled form (about 0.996) and says so."""
+    from kcomplexity.analysis.delta import ConditionalBDMDelta
+    from kcomplexity.io import ModelStream
+    x, y = (rng.integers(0, 2, (1024, 1024)).astype(np.float32) for _ in range(2))
+    whole = kc.bdm_conditional(x.astype(np.uint8), y.astype(np.uint8), ndim=2) / kc.bdm(x.astype(np.uint8), ndim=2)
+    assert 0.3 < whole < 0.45  # the whole form stays available by name, and is fooled
+    row = ConditionalBDMDelta().estimate(kc.parse("bitplanes1|bdm2d"), ModelStream({"w": x}), ModelStream({"w": y}))
+    assert row.details["form"] == "bdm2d-tile64" and "plane_0 (skewed)" in row.details["form_reason"]
+    alone = kc.estimate(x, "bitplanes1|bdm2d-tile64").details["bdm"]
+    assert 0.98 < row.details["bdm_conditional"] / alone <= 1.0
+    small = ConditionalBDMDelta().estimate(kc.parse("bitplanes1|bdm2d"), ModelStream({"w": x[:64, :64]}),
+                                           ModelStream({"w": y[:64, :64]}))
+    assert "form" not in small.details  # one tile: the whole form is the size-stable form
+
+
+def test_regime_check_flags_a_skewed_plane_below_saturation():
+    """Issue 17's plane: 768x768 with p(1) = 0.05 has saturation 0.56, yet its whole-form BDM
+    is about 0.11x the tiled form's: out of regime, with one warning and both numbers."""
+    x = (np.random.default_rng(0).random((768, 768)) < 0.05).astype(np.float32)
+    with pytest.warns(kc.errors.BDMSaturationWarning, match="skewed on 1 of 1") as caught:
+        est = kc.estimate(x, "bitplanes1|bdm2d")
+    assert len(caught) == 1
+    d = est.details
+    assert d["saturation"]["plane_0"] == pytest.approx(36864 / 65536)
+    assert d["regime"] == {"plane_0": "skewed"}
+    tiled = kc.estimate(x, "bitplanes1|bdm2d-tile64")
+    assert d["size_stable_bits"]["plane_0"] == pytest.approx(tiled.details["bdm"], rel=1e-12)
+    assert 0.09 < d["bdm"] / tiled.details["bdm"] < 0.14
+    assert tiled.details["regime"] == {"plane_0": "ok"}
+    fair = (np.random.default_rng(1).random((768, 768)) < 0.5).astype(np.float32)
+    small = kc.estimate(fair[:256, :256], "bitplanes1|bdm2d").details  # 4,096 blocks: few chance repeats
+    assert small["regime"] == {"plane_0": "ok"} and abs(small["bdm"] / small["size_stable_bits"]["plane_0"] - 1) < 0.1

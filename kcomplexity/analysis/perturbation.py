@@ -24,11 +24,12 @@ def _stream(pipeline, arr: np.ndarray, plane: int | None):
     return streams[names.index(name)]
 
 
-def perturbation_map(tensor, spec: str = "bitplanes8|bdm2d", plane: int | None = None,
+def perturbation_map(tensor, spec: str = "bitplanes8|bdm2d-tile64", plane: int | None = None,
                      metric: str = "bdm") -> np.ndarray:
     """BDM change (bits) when each weight's bit in one stream of ``spec`` is flipped.
 
-    ``spec``: a BDM estimator, e.g. ``"bitplanes8|bdm2d"`` (QuBD) or ``"sign|bdm"``.
+    ``spec``: a BDM estimator, by default the size-stable QuBD ``"bitplanes8|bdm2d-tile64"``
+    (a flip changes only its own tile's BDM), or e.g. ``"bitplanes8|bdm2d"`` or ``"sign|bdm"``.
     ``plane``: which bit-plane, 0 = least significant (default: the most significant,
     7 for 8 bits). value = BDM(plane with that bit flipped) - BDM(plane), as pybdm's
     perturbation experiment (``kcomplexity.perturbation``): positive where the bit

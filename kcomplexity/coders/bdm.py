@@ -50,6 +50,7 @@ MIN_LENGTH = 2          # smallest side the recursive partition keeps (pybdm's d
 CHUNK_BLOCKS = 1 << 21  # blocks packed at once: bounds peak memory
 _BINCOUNT_LIMIT = 1 << 20
 RAW_TABLE_LIMIT = 1 << 16  # shapes with at most this many raw blocks get a CTM array by raw code
+SKEW = 0.10  # the whole form is out of regime where it differs from the size-stable form by more
 
 
 class MissingCTMWarning(RuntimeWarning):
@@ -533,11 +534,15 @@ class BDM(Coder):
     over chunks of N symbols (the last one shorter), a size-stable form.
 
     ``details``: ``bdm`` (sum over streams) and, per stream, ``blocks``, ``distinct_blocks``,
-    ``possible_blocks`` (of the block shape) and ``saturation`` = blocks of the largest
-    single BDM sum (the stream, or one chunk) / possible blocks. Above 1 BDM is saturated:
-    it grows only logarithmically with size, and one ``BDMSaturationWarning`` says so.
+    ``possible_blocks`` (of the block shape), ``saturation`` = blocks of the largest
+    single BDM sum (the stream, or one chunk) / possible blocks, and ``regime``. Above
+    saturation 1 BDM is "saturated": it grows only logarithmically with size. A skewed
+    stream (few distinct blocks) is out of regime below that: the whole form (no tiles)
+    also reports ``size_stable_bits``, its tiled form's bits on the same stream, where it
+    is not saturated and larger than one tile, and is "skewed" where the two differ by
+    more than 10 % (``SKEW``). One ``BDMSaturationWarning`` names both kinds.
     """
-    family, ndim, tile_word, suggestion = "bdm", 1, "chunk", "sign|bdm-chunk1200"
+    family, ndim, tile_word, suggestion, stable_tile = "bdm", 1, "chunk", "sign|bdm-chunk1200", 1200
     accepts = frozenset({"symbols"})
     examples = ("bdm-recursive", "bdm-correlated", "bdm-chunk1200", "bdm-recursive-chunk24")
     pattern = "bdm[-recursive|-correlated][-chunkN] (N a multiple of 12)"
@@ -608,30 +613,77 @@ class BDM(Coder):
         return score_counts(count(data, self.ndim, stream.nsymbols, partition=self.partition),
                             self.ndim, stream.nsymbols)
 
+    def size_stable(self) -> "BDM":
+        """This coder's size-stable form: itself when tiled or chunked, else the same partition
+        with the tiles (chunks) of ``suggestion``."""
+        return self if self.tile else type(self)(self.partition, self.stable_tile)
+
+    def measure(self, streams: list[Stream]) -> tuple[dict[str, Score], dict[str, float]]:
+        """Each stream's Score, and the size-stable form's bits on the streams where the regime
+        check compares them: the whole form on a stream that is not saturated but larger than
+        one tile (a saturated one is out of regime anyway, a smaller one scores the same)."""
+        grids, stable = self._block_grids(streams), self.size_stable()
+        scores, stable_bits = {}, {}
+        for s in streams:
+            grid = grids.pop(s.name, None)
+            score = scores[s.name] = self._score(s, grid)
+            side = TABLES[(self.ndim, s.nsymbols)][1]
+            if stable is not self and score.saturation <= 1 and score.blocks > (stable.tile // side) ** self.ndim:
+                if grid is None:
+                    grid = stable._block_grids([s]).get(s.name)
+                stable_bits[s.name] = stable._score(s, grid).bits
+        return scores, stable_bits
+
+    def regimes(self, scores: dict[str, Score], stable_bits: dict[str, float]) -> dict[str, str]:
+        """Per stream: "saturated" (more blocks in one BDM sum than possible blocks), "skewed"
+        (whole and size-stable bits differ by more than ``SKEW``) or "ok"."""
+        def regime(name: str, score: Score) -> str:
+            if score.saturation > 1:
+                return "saturated"
+            stable = stable_bits.get(name)
+            return "skewed" if stable is not None and abs(score.bits - stable) > SKEW * stable else "ok"
+        return {name: regime(name, score) for name, score in scores.items()}
+
     def code_all(self, streams: list[Stream]) -> dict[str, Coded]:
-        grids = self._block_grids(streams)
-        scores = {s.name: self._score(s, grids.pop(s.name, None)) for s in streams}
+        scores, stable_bits = self.measure(streams)
         warn_missing(sum(sc.missing for sc in scores.values()), stacklevel=4)
-        self._warn_saturated(scores)
-        return {name: Coded(sc.bits, {"bdm": sc.bits, "blocks": {name: sc.blocks},
-                                      "distinct_blocks": {name: sc.distinct}, "possible_blocks": {name: sc.possible},
-                                      "saturation": {name: sc.saturation}}) for name, sc in scores.items()}
+        regimes = self.regimes(scores, stable_bits)
+        self._warn_regime(scores, stable_bits, regimes)
+        out = {}
+        for name, sc in scores.items():
+            details = {"bdm": sc.bits, "blocks": {name: sc.blocks}, "distinct_blocks": {name: sc.distinct},
+                       "possible_blocks": {name: sc.possible}, "saturation": {name: sc.saturation},
+                       "regime": {name: regimes[name]}}
+            if name in stable_bits:
+                details["size_stable_bits"] = {name: stable_bits[name]}
+            out[name] = Coded(sc.bits, details)
+        return out
 
     def code(self, stream: Stream) -> Coded:
         return self.code_all([stream])[stream.name]
 
-    def _warn_saturated(self, scores: dict[str, Score]) -> None:
-        hot = {name: sc for name, sc in scores.items() if sc.saturation > 1}
-        if not hot:
+    def _warn_regime(self, scores: dict[str, Score], stable_bits: dict[str, float], regimes: dict[str, str]) -> None:
+        """One BDMSaturationWarning naming the saturated and the skewed streams, and what to use."""
+        hot = [name for name, r in regimes.items() if r == "saturated"]
+        skewed = [name for name, r in regimes.items() if r == "skewed"]
+        if not hot and not skewed:
             return
-        name, worst = max(hot.items(), key=lambda item: item[1].saturation)
-        unit = "chunk" if self.tile and self.ndim == 1 else "tile" if self.tile else "stream"
-        warnings.warn(f"'{self.spec}' is saturated on {len(hot)} of {len(scores)} stream(s) (worst {name!r}: "
-                      f"{worst.largest:,} blocks per {unit} for {worst.possible:,} possible distinct blocks): "
-                      "BDM there grows only logarithmically with size, so it mostly measures the block "
-                      "distribution and ratios between tensors shrink toward 1. Use the size-stable "
-                      f"'{self.suggestion}' (or smaller tiles/chunks), or compare tensors of equal shape.",
-                      BDMSaturationWarning, stacklevel=5)
+        found = []
+        if hot:
+            worst = max(hot, key=lambda n: scores[n].saturation)
+            unit = "chunk" if self.tile and self.ndim == 1 else "tile" if self.tile else "stream"
+            found.append(f"saturated on {len(hot)} of {len(scores)} stream(s) (worst {worst!r}: "
+                         f"{scores[worst].largest:,} blocks per {unit} for {scores[worst].possible:,} possible "
+                         "distinct blocks)")
+        if skewed:
+            worst = min(skewed, key=lambda n: scores[n].bits / stable_bits[n])
+            found.append(f"skewed on {len(skewed)} of {len(scores)} stream(s) (worst {worst!r}: "
+                         f"{scores[worst].bits / stable_bits[worst]:.3f}x its size-stable "
+                         f"'{self.size_stable().spec}' bits, beyond the {SKEW:.0%} allowed)")
+        warnings.warn(f"'{self.spec}' is {' and '.join(found)}: BDM there grows only logarithmically with "
+                      "size, so it mostly measures the block distribution and ratios between tensors shrink "
+                      f"toward 1. Use the size-stable '{self.suggestion}' (or smaller tiles/chunks), or compare "
+                      "tensors of equal shape.", BDMSaturationWarning, stacklevel=5)
 
 
 class BDM2D(BDM):
@@ -641,7 +693,7 @@ class BDM2D(BDM):
     and cut by the partition rule. Bit-planes of one code matrix are cut into blocks in
     one pass over the codes. ``details`` as for ``bdm``.
     """
-    family, ndim, tile_word, suggestion = "bdm2d", 2, "tile", "bitplanes8|bdm2d-tile64"
+    family, ndim, tile_word, suggestion, stable_tile = "bdm2d", 2, "tile", "bitplanes8|bdm2d-tile64", 64
     examples = ("bdm2d-recursive", "bdm2d-correlated", "bdm2d-tile64", "bdm2d-correlated-tile8")
     pattern = "bdm2d[-recursive|-correlated][-tileT] (T a multiple of 4)"
 
