@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -92,11 +93,14 @@ class Pipeline:
 
     def estimate(self, x, *, verify: bool = False, allow_nonfinite: bool = False, threads: int = 1,
                  progress=None) -> Estimate:
-        """Estimate one tensor, or a whole model given as a ``ModelStream``. ``threads`` and
+        """Estimate one tensor, or a whole model given as a ``ModelStream`` (one stream; under a
+        2-D coder such as ``bdm2d``, the sum over its matrices: ``_per_matrix``). ``threads`` and
         ``progress(fraction)`` reach a coder that declares ``takes_threads`` (a chunked
         compressor such as ``lzma-9-c64M`` compresses its chunks in parallel); neither changes
         the bits. ``verify=True`` decodes every stream and checks real <= reported bits."""
         model = ModelStream.of(x, allow_nonfinite=allow_nonfinite)
+        if self.coder.ndim >= 2 and len(model.tensors) > 1:
+            return self._per_matrix(model, verify, threads)
         start = time.perf_counter()
         encoded = model.encode(self.encoding, count=self.coder.counts_only and not verify)
         try:
@@ -123,6 +127,30 @@ class Pipeline:
         if not self.coder.lossless:
             return coded
         return {s.name: with_stored_mode(s, coded[s.name]) for s in streams}
+
+    def _per_matrix(self, model: ModelStream, verify: bool, threads: int) -> Estimate:
+        """The one rule for a whole model under a 2-D coder: the sum of its matrices' estimates, each
+        matrix alone. Tensors under 2-D or without a complete block are left out, named in
+        ``details["left_out"]``; ``n_values`` counts the values scored. Warnings: one per kind."""
+        start, scored, estimates, left_out = time.perf_counter(), {}, [], []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for name, t in zip(model.names, model.tensors):
+                e = self.estimate(t, verify=verify, allow_nonfinite=True, threads=threads) if t.ndim >= 2 else None
+                if e is None or e.skipped:
+                    left_out.append(name)
+                else:
+                    scored[name] = t
+                    estimates.append(e)
+        _warn_once_per_kind(caught, len(model.tensors))
+        seconds = time.perf_counter() - start
+        if not estimates:
+            return self.record(model, float("nan"), {"left_out": left_out}, seconds,
+                               skipped=f"{self.spec!r} scores matrices, and no tensor of the model is a matrix "
+                                       "holding a complete block")
+        details = _added([e.details for e in estimates])
+        details.update(left_out=left_out, matrices=len(estimates))
+        return self.record(ModelStream(scored), sum(e.bits for e in estimates), details, seconds)
 
     def record(self, model: ModelStream, bits, details, seconds, skipped=None) -> Estimate:
         """The Estimate of ``model`` under this pipeline given its ``bits`` (NaN and ``skipped``: why not)."""
@@ -171,6 +199,37 @@ class Pipeline:
         if self.encoding.lossless:
             model.check_decoded(model.decode(self.encoding, Encoded(decoded_streams)), self.spec)
         return real_bits
+
+
+def _added(parts: list[dict]) -> dict:
+    """Details of several estimates as one: numbers added, per-stream dicts added stream by stream
+    (``saturation``: the largest; a text such as a regime: the first that is not "ok")."""
+    def combine(key, old, new):
+        if old is None:
+            return new
+        if isinstance(new, str):
+            return old if old != "ok" else new
+        return max(old, new) if key == "saturation" else old + new
+    out: dict = {}
+    for details in parts:
+        for key, value in details.items():
+            if isinstance(value, dict):
+                slot = out.setdefault(key, {})
+                for name, v in value.items():
+                    slot[name] = combine(key, slot.get(name), v)
+            elif isinstance(value, (int, float, str)):
+                out[key] = combine(key, out.get(key), value)
+    return out
+
+
+def _warn_once_per_kind(caught: list, n_tensors: int) -> None:
+    """Re-issue recorded warnings once per category: the first message, and on how many it arose."""
+    first: dict = {}
+    for w in caught:
+        first.setdefault(w.category, [w, 0])[1] += 1
+    for category, (w, n) in first.items():
+        more = f" (the same kind of warning arose {n} times over the model's {n_tensors} tensors)" if n > 1 else ""
+        warnings.warn(f"{w.message}{more}", category, stacklevel=4)
 
 
 def estimate(x, estimator: "str | Pipeline | list" = DEFAULT_ESTIMATOR, *, verify: bool = False,

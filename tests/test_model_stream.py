@@ -46,11 +46,13 @@ def test_verify_decodes_every_tensor_of_a_mixed_model(spec):
     model = ModelStream(tensors)
     encoding = kc.parse(spec).encoding
     back = model.decode(encoding, model.encode(encoding))
-    for (name, t), b in zip(tensors.items(), back):
+    assert model.names == ["bf", "d", "h", "w", "w2"]  # canonical order
+    for name, b in zip(model.names, back):
+        t = tensors[name]
         assert b.dtype == t.dtype and b.shape == t.shape and b.tobytes() == t.tobytes(), name
     assert kc.estimate(model, spec, verify=True).lossless
-    back[2] = back[2].copy()
-    back[2][0] = 7
+    back[0] = back[0].copy()
+    back[0][0] = 7
     with pytest.raises(VerificationError, match="'bf'"):
         model.check_decoded(back, spec)
 
@@ -98,20 +100,21 @@ def test_motif_cuts_each_tensor_on_its_own():
 
 
 def test_model_order_and_pad_errors():
-    assert model_order(["b.10", "b.2", "a"]) == ["b.10", "b.2", "a"]
-    assert model_order(["b.10", "b.2", "a"], carries_order=False) == ["a", "b.2", "b.10"]
+    assert model_order(["b.10", "b.2", "a"]) == ["a", "b.2", "b.10"]
+    assert ModelStream({"b.10": np.ones(2), "b.2": np.zeros(2), "a": np.ones(3)}).names == ["a", "b.2", "b.10"]
     with pytest.raises(InputError, match="pad"):
         ModelStream({"a": np.ones(2)}, pad="layer")
 
 
-def test_analyse_per_model_joins_in_module_order_with_native_dtypes():
+def test_analyse_per_model_joins_in_canonical_order_with_native_dtypes():
     net = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Linear(5, 3)).double()
     net[1].float()
     df = kc.analyse(net, ["raw|lzma-9", "motif-4", "q8|zstd-3"], per="model", cache=False)
     params = dict(net.named_parameters())
     expected = kc.estimate(ModelStream(params), ["raw|lzma-9", "motif-4", "q8|zstd-3"])
     assert df["bits"].tolist() == [e.bits for e in expected]
-    assert list(params) == ["0.weight", "0.bias", "1.weight", "1.bias"]  # not natural order
+    assert list(params) == ["0.weight", "0.bias", "1.weight", "1.bias"]  # the module's order, not the canonical one
+    assert ModelStream(params).names == ["0.bias", "0.weight", "1.bias", "1.weight"]
     assert kc.estimate(ModelStream(params), "raw|lzma-9").raw_bits == 64 * 35 + 32 * 18
 
 
@@ -135,19 +138,50 @@ def test_momos_model_shows_at_most_k_distinct_full_blocks():
     assert once.stats["n_blocks"] == -(-sum(w.size for w in weights.values()) // 4) == 24
 
 
-def test_model_order_is_the_files_own_except_safetensors(tmp_path):
-    """A .pt state dict keeps its order; safetensors carries none, so names sort naturally."""
-    from safetensors.torch import save_file
+def _lossless_builtin_specs() -> list[str]:
+    """Every lossless built-in encoding with every lossless built-in coder, at default settings."""
+    from kcomplexity.registry import BUILTIN_CODERS, BUILTIN_ENCODINGS
+    encodings = [e().spec for e in BUILTIN_ENCODINGS if e.lossless]
+    coders = [c().spec for c in BUILTIN_CODERS if c.lossless]
+    return [f"{e}|{c}" for e in encodings for c in coders]
 
-    rng = np.random.default_rng(8)
-    state = {"layer.10.w": np.zeros(3000), "a.bias": rng.standard_normal(300), "layer.2.w": np.zeros(3000)}
-    tensors = {k: torch.tensor(v, dtype=torch.float32) for k, v in state.items()}
-    torch.save(tensors, tmp_path / "m.pt")
-    save_file(tensors, tmp_path / "m.safetensors")
-    as32 = {k: v.astype(np.float32) for k, v in state.items()}
-    natural = {k: as32[k] for k in ["a.bias", "layer.2.w", "layer.10.w"]}  # the zeros joined in one run
-    for path, order in (("m.pt", as32), ("m.safetensors", natural)):
-        df = kc.analyse(tmp_path / path, ["raw|lzma-9", "q8|zstd-3"], per="model", cache=False)
-        expected = [e.bits for e in kc.estimate(ModelStream(order), ["raw|lzma-9", "q8|zstd-3"])]
-        assert df["bits"].tolist() == expected, path
-    assert kc.estimate(ModelStream(as32), "raw|lzma-9").bits != kc.estimate(ModelStream(natural), "raw|lzma-9").bits
+
+def test_the_same_weights_from_any_source_give_the_same_model_bits(tmp_path):
+    """One canonical order (natural names): a config-built GPT-2 as a module, a dict in another
+    order, a .pt and a .safetensors file give identical per-model bits for every lossless spec."""
+    from safetensors.torch import save_file
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=120, n_positions=32,
+                                       bos_token_id=0, eos_token_id=0)).eval()
+    params = {n: p.detach().clone().contiguous() for n, p in model.named_parameters()}
+    backwards = dict(reversed(list(params.items())))
+    torch.save(backwards, tmp_path / "m.pt")
+    save_file(params, tmp_path / "m.safetensors")
+    specs = _lossless_builtin_specs()
+    assert len(specs) >= 18 and "fields|entropy" in specs and "raw|lzma-9" in specs and "raw|motif-4" in specs
+    bits = {name: kc.analyse(source, specs, per="model", cache=False, progress=False).set_index("estimator").bits
+            for name, source in (("module", model), ("dict", backwards), ("pt", tmp_path / "m.pt"),
+                                 ("safetensors", tmp_path / "m.safetensors"))}
+    for name, got in bits.items():
+        assert got.to_dict() == bits["module"].to_dict(), name
+    assert list(params)[0] == "transformer.wte.weight" and ModelStream(params).names[0] == "transformer.h.0.attn.c_attn.bias"
+
+
+def test_a_2d_coder_scores_a_whole_model_as_the_sum_over_its_matrices():
+    """One rule for analyse(per="model") and compare: bdm2d sums its matrices, names the rest."""
+    rng = np.random.default_rng(3)
+    weights = {"w1": rng.standard_normal((40, 36)).astype(np.float32), "b1": rng.standard_normal(40).astype(np.float32),
+               "w2": rng.standard_normal((12, 40)).astype(np.float32), "tiny": np.ones((2, 9), np.float32)}
+    whole = kc.estimate(ModelStream(weights), "bitplanes8|bdm2d")
+    assert whole.bits == pytest.approx(sum(kc.estimate(weights[n], "bitplanes8|bdm2d").bits for n in ("w1", "w2")),
+                                       rel=1e-12)
+    assert whole.details["left_out"] == ["b1", "tiny"] and whole.n_values == 40 * 36 + 12 * 40
+    df = kc.analyse(weights, "bitplanes8|bdm2d", per="model", cache=False, progress=False)
+    assert df.bits.iloc[0] == whole.bits and df.n_params.iloc[0] == whole.n_values
+    cmp = kc.compare({"m": weights}, "bitplanes8|bdm2d", seeds=(0,), shuffle_control=False)
+    row = cmp[(cmp.variant == "m") & (cmp.stream == "total")].iloc[0]
+    assert row.bits == whole.bits and row.n_params == whole.n_values and "b1" in row.skipped
+    totals = kc.analysis.totals.model_totals(df)  # a single in-memory checkpoint: no step, still one row
+    assert len(totals) == 1 and totals.bits.iloc[0] == whole.bits

@@ -160,13 +160,11 @@ def _ship(ref: CheckpointRef, names: tuple) -> Checkpoint:
     return MemoryCheckpoint({n: checkpoint.read(n) for n in names}, checkpoint.label)
 
 
-def _groups(names: list[str], per: str, info: dict, carries_order: bool) -> list[tuple[str, tuple]]:
-    """Tensor rows in natural order; the model row joins them in the source's own order."""
+def _groups(names: list[str], per: str) -> list[tuple[str, tuple]]:
+    """Tensor rows, and the model row's tensors, in the canonical (natural) model order."""
     if per == "tensor":
         return [(n, (n,)) for n in names]
-    chosen = set(names)
-    in_source = [n for n in info if n in chosen]
-    return [(MODEL_TENSOR, tuple(model_order(in_source, carries_order)))] if names else []
+    return [(MODEL_TENSOR, tuple(model_order(names)))] if names else []
 
 
 def _delta_skip(prev, label: str, group: tuple, info: dict) -> str | None:
@@ -192,7 +190,7 @@ def plan(refs: list[CheckpointRef], pipelines: list[Pipeline], deltas: list[tupl
         info = checkpoint.info()
         names = selection.names(info)
         prev, shipped = previous.get(ref.series), {}
-        for label, group in _groups(names, per, info, checkpoint.carries_order):
+        for label, group in _groups(names, per):
             shape, n = _shape(info, group, per == "model")
             shipped[group] = _ship(ref, group)
             task = Task(shipped[group], group, tuple(pipelines), per == "model", cache_path=cache_path,
@@ -282,9 +280,10 @@ def _row(row: Row) -> dict:
     r = row.result
     bits = float("nan") if row.skipped else r["bits"]
     details = r.get("details", {})
+    n_params = r.get("n_values", row.n_params)  # a 2-D coder's model row: the values of the matrices scored
     out = {"series": row.ref.series, "checkpoint": row.ref.name, "step": row.ref.step, "tensor": row.tensor,
-           "shape": row.shape, "n_params": row.n_params, "estimator": row.estimator, "bits": bits,
-           "bits_per_param": bits / row.n_params, "ratio": r.get("ratio", float("nan")),
+           "shape": row.shape, "n_params": n_params, "estimator": row.estimator, "bits": bits,
+           "bits_per_param": bits / n_params, "ratio": r.get("ratio", float("nan")),
            "lossless": r.get("lossless", row.lossless), "seconds": r.get("seconds", 0.0),
            "skipped": row.skipped or r.get("skipped"), "details": json.dumps(details, sort_keys=True)}
     out.update(details.get("streams", {}))

@@ -4,12 +4,12 @@ each with a 95 % interval, a test against the reference's draw-to-draw noise and
 What each estimator measures (the ``per`` column):
 
 - ``"model"``: the variant's tensors joined as one ``kcomplexity.io.ModelStream``
-  in the variant's own order (the order ``momos`` cuts its blocks in; native
+  in the canonical model order (natural name order, whatever the source; native
   dtypes, per-tensor padding), one stream through ``kcomplexity.estimate``;
-- ``"matrix"``: estimators whose coder scores 2-D input (``bdm2d``: QuBD) see
-  every tensor of two or more dimensions as its own matrix, and the bits are
-  summed over the model; 1-D tensors and matrices under one block are left out
-  and named in ``skipped``.
+- ``"matrix"``: estimators whose coder scores 2-D input (``bdm2d``: QuBD) score
+  a whole model as the sum over its matrices (``Pipeline.estimate``'s rule, the
+  same as ``analyse(per="model")``); 1-D tensors and matrices under one block are
+  left out and named in ``skipped``.
 
 The reference is drawn by ``variants.random_init`` rules from the first variant's
 source (its module, Hugging Face config, timm name, or the name rules), once per
@@ -73,22 +73,13 @@ def _streams(estimate) -> dict[str, float]:
 
 
 def measure(weights: Mapping, pipeline) -> Measured:
-    """Bits of ``weights`` under ``pipeline``: the joined model, or the sum over its matrices."""
-    if per_unit(pipeline) == "model":
-        e = pipeline.estimate(ModelStream(weights))
-        return Measured(_streams(e), e.n_values, e.skipped)
-    totals, n_params, left_out = {}, 0, []
-    for name, x in weights.items():
-        e = pipeline.estimate(x) if x.ndim >= 2 else None
-        if e is None or e.skipped:
-            left_out.append(name)
-            continue
-        n_params += e.n_values
-        for key, bits in _streams(e).items():
-            totals[key] = totals.get(key, 0.0) + bits
+    """Bits of ``weights`` as one model under ``pipeline`` (for a 2-D coder, the sum over its matrices)."""
+    e = pipeline.estimate(ModelStream(weights))
+    left_out = e.details.get("left_out", [])
     note = (f"per matrix: {len(left_out)} of {len(weights)} tensors left out (1-D, or no complete block): "
-            f"{left_out[:5]}{' ...' if len(left_out) > 5 else ''}") if left_out else None
-    return Measured(totals or {TOTAL: float("nan")}, n_params, note)
+            f"{left_out[:5]}{' ...' if len(left_out) > 5 else ''}") if left_out else e.skipped
+    streams = _streams(e) if not e.skipped else {TOTAL: float("nan")}
+    return Measured(streams, e.n_values, note)
 
 
 def _select(source, selection: Selection) -> dict[str, np.ndarray]:

@@ -23,9 +23,9 @@ def model_totals(df):
         whole = df["tensor"] == MODEL_TENSOR
         df = df[whole | ~df["estimator"].isin(set(df.loc[whole, "estimator"]))]
     keys = [c for c in ("series", "step", "estimator") if c in df.columns]
-    totals = df.groupby(keys, sort=True).agg(bits=("bits", lambda s: s.sum(skipna=False)),
-                                             n_params=("n_params", "sum")).reset_index()
+    groups = df.groupby(keys, sort=True, dropna=False)  # keep a missing step: a single in-memory checkpoint
+    totals = groups.agg(bits=("bits", lambda s: s.sum(skipna=False)), n_params=("n_params", "sum")).reset_index()
     totals["bits_per_param"] = totals["bits"] / totals["n_params"]
     if "accuracy" in df.columns:
-        totals = totals.merge(df.groupby(keys)["accuracy"].first().reset_index(), on=keys)
+        totals = totals.merge(df.groupby(keys, dropna=False)["accuracy"].first().reset_index(), on=keys)
     return totals

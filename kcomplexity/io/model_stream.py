@@ -1,8 +1,9 @@
 """The whole model as one stream: the one join behind ``analyse(per="model")``, ``compare`` and ``momos``.
 
-Order: the tensors in the order given; ``model_order`` gives the source's own order
-(module, state dict, ``.pt``, ``.npz``) and natural name order for sources that carry
-none (safetensors).
+Order: one canonical order for every source, natural name order (``model_order``:
+``layers.2`` before ``layers.10``, as ``natural_key`` sorts). A module, a state dict, a
+``.pt``, ``.npz``, ``.safetensors`` file or folder of the same weights is the same stream,
+whatever order its tensors were registered or stored in.
 
 Dtype rule: no dtype is cast silently.
 - Lossless encodings (``raw``, ``fields``) see native bits: tensors are grouped by
@@ -34,13 +35,14 @@ PADS = ("tensor", "model")
 EXACT_IN_FLOAT32 = frozenset("float16 bfloat16 float32 int8 uint8 int16 uint16 bool".split())
 
 
-def model_order(names, carries_order: bool = True) -> list[str]:
-    """``names`` in the source's own order, or naturally sorted when the source carries none."""
-    return list(names) if carries_order else sorted(names, key=natural_key)
+def model_order(names) -> list[str]:
+    """``names`` in the canonical model order: natural name order, whatever the source."""
+    return sorted(names, key=natural_key)
 
 
 class ModelStream:
-    """Named tensors (native dtypes, in model order) measured as one stream.
+    """Named tensors (native dtypes) measured as one stream, joined in the canonical model order
+    (``model_order``) whatever order they are given in.
 
     >>> import numpy as np
     >>> m = ModelStream({"a": np.zeros(3, np.float64), "b": np.ones(2, np.float32)})
@@ -51,8 +53,9 @@ class ModelStream:
     def __init__(self, tensors: Mapping, *, pad: str = "tensor", allow_nonfinite: bool = False):
         if pad not in PADS:
             raise InputError(f"pad must be 'tensor' or 'model', got {pad!r}")
-        self.names = [str(n) for n in tensors]
-        self.tensors = [as_array(t, allow_nonfinite=allow_nonfinite) for t in tensors.values()]
+        names = {str(n): n for n in tensors}
+        self.names = model_order(names)
+        self.tensors = [as_array(tensors[names[n]], allow_nonfinite=allow_nonfinite) for n in self.names]
         if not self.tensors:
             raise InputError("no tensors to join: select at least one tensor")
         self.pad = pad
