@@ -8,6 +8,7 @@ from torch import nn
 
 import kcomplexity as kc
 from kcomplexity.errors import InputError
+from kcomplexity.io import model_order
 from kcomplexity.variants import momos, prune_magnitude, quantize, random_init, shuffle
 
 SPECS = ["raw|lzma-9", "raw|motif-4"]
@@ -52,9 +53,9 @@ def test_compressed_variants_are_simpler_than_the_trained_model(table):
     assert bits["momos", "raw|motif-4"] < 0.35 * bits["trained", "raw|motif-4"]
 
 
-def joined_in_source_order(weights):
-    """The model in its own (module) order: what compare and momos join."""
-    return np.concatenate([weights[n].reshape(-1) for n in weights])
+def joined_in_canonical_order(weights):
+    """The model in the canonical (natural name) order: what compare and momos join."""
+    return np.concatenate([weights[n].reshape(-1) for n in model_order(weights)])
 
 
 def test_table_shape_reference_and_spread(table, trained):
@@ -68,7 +69,7 @@ def test_table_shape_reference_and_spread(table, trained):
     assert (det["n_seeds"] == 1).all() and det["bits_std"].isna().all()
     assert (table["n_params"] == sum(p.numel() for p in trained.parameters())).all()
     # the reference bits are the mean over three random_init seeds, measured on the joined model
-    joined = [joined_in_source_order(random_init(trained, seed=s)) for s in (0, 1, 2)]
+    joined = [joined_in_canonical_order(random_init(trained, seed=s)) for s in (0, 1, 2)]
     expected = np.mean([kc.estimate(j, "raw|lzma-9").bits for j in joined])
     assert ref.set_index("estimator").loc["raw|lzma-9", "bits"] == pytest.approx(expected)
     row = det.set_index("estimator").loc["raw|lzma-9"]
@@ -81,7 +82,7 @@ def test_table_shape_reference_and_spread(table, trained):
 def test_ratio_to_shuffle_uses_the_variants_own_shuffle(table, trained):
     row = table.set_index(["variant", "estimator"]).loc[("pruned", "raw|lzma-9")]
     pruned = prune_magnitude(trained, 0.7)
-    shuffled = [kc.estimate(joined_in_source_order(shuffle(pruned, seed=s)), "raw|lzma-9").bits for s in (0, 1, 2)]
+    shuffled = [kc.estimate(joined_in_canonical_order(shuffle(pruned, seed=s)), "raw|lzma-9").bits for s in (0, 1, 2)]
     assert row["shuffle_bits"] == pytest.approx(np.mean(shuffled))
     assert row["ratio_to_shuffle"] == pytest.approx(row["bits"] / np.mean(shuffled))
 

@@ -1,4 +1,4 @@
-"""The whole model as one stream: native dtypes, per-tensor padding, source order, one route for all callers."""
+"""The whole model as one stream: native dtypes, per-tensor padding, one canonical order, one route for all callers."""
 import ml_dtypes
 import numpy as np
 import pytest
