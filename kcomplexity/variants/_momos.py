@@ -1,7 +1,8 @@
 """``momos``: the Mosaic-of-Motifs projection (arXiv 2602.14896), as the reference code does it.
 
-The selected tensors are taken in the source's own order (``named_parameters``
-for a module, insertion order for a mapping) and cut into blocks of ``s`` values
+The selected tensors are taken in the canonical model order (natural name order,
+``kcomplexity.io.model_order``, whatever the source; the reference walks
+``named_parameters``) and cut into blocks of ``s`` values
 through ``kcomplexity.io.ModelStream``, the cut ``motif-S`` and
 ``analyse(per="model")`` use: each tensor zero-padded to a multiple of ``s`` on
 its own (``pad="tensor"``, the reference), or the joined model padded once
