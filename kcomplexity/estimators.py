@@ -5,10 +5,13 @@ The spec grammar and the registry live in ``kcomplexity.registry``.
 from __future__ import annotations
 
 import copy
+import math
 import os
+import re
 import time
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,9 +49,11 @@ class Estimate:
 
 
 def parse(spec: "str | Pipeline") -> "Pipeline":
-    """Parse ``"ENCODING|CODER"`` (or a bare coder) into a Pipeline."""
+    """Parse ``"ENCODING|CODER"`` (or a bare coder, or ``best``: see ``Best``) into a Pipeline."""
     if isinstance(spec, Pipeline):
         return spec
+    if isinstance(spec, str) and re.match(r"best($|\(|-t)", spec.strip().lower()):
+        return Best.from_spec(spec)
     return Pipeline(*parse_parts(spec))
 
 
@@ -230,6 +235,87 @@ def _warn_once_per_kind(caught: list, n_tensors: int) -> None:
     for category, (w, n) in first.items():
         more = f" (the same kind of warning arose {n} times over the model's {n_tensors} tensors)" if n > 1 else ""
         warnings.warn(f"{w.message}{more}", category, stacklevel=4)
+
+
+BEST_SPEC = re.compile(r"best(?:\((?P<members>[^()]*)\))?(?:-t(?P<budget>\d+(?:\.\d+)?))?")
+
+
+class Best(Pipeline):
+    """The shortest of a declared portfolio of lossless pipelines, plus ceil(log2 n) bits that
+    name the winner among the n members: itself a decodable upper bound.
+
+    Spec: ``best`` (the default portfolio ``DEFAULT``), ``best(fields|ctx,raw|lzma-9)`` (any
+    lossless specs, in order), and ``-tS`` for a time budget of S seconds (``best-t60``).
+    Members run concurrently on ``workers`` threads (default: one each; compressors and numpy
+    release the GIL); a member not started within the budget is skipped, its bits None in
+    ``details["members"]``, and still counted in n. ``details["winner"]`` names the winner,
+    whose details follow; ``verify=True`` verifies the winner.
+
+    >>> import numpy as np
+    >>> e = Best(["fields|entropy", "raw|zstd-3"]).estimate(np.tile(np.arange(16, dtype=np.float32), 256))
+    >>> e.details["winner"], e.bits == e.details["members"]["raw|zstd-3"] + 1
+    ('raw|zstd-3', True)
+    """
+    DEFAULT = ("fields|ctx", "raw|zstd-3")
+
+    def __init__(self, portfolio=DEFAULT, budget: float | None = None, workers: int | None = None):
+        if isinstance(portfolio, (str, Pipeline)) or not portfolio:
+            raise SpecError("Best takes a non-empty list of lossless specs, e.g. ['fields|ctx', 'raw|zstd-19']")
+        self.members = list(dict.fromkeys(parse(p) for p in portfolio))
+        for m in self.members:
+            if isinstance(m, Best) or not m.lossless:
+                raise SpecError(f"a best portfolio holds lossless pipelines (no best, no qB or BDM), got {m.spec!r}")
+        if budget is not None and not budget > 0:
+            raise SpecError(f"the time budget is a number of seconds > 0, got {budget!r}")
+        self.budget, self.workers = budget, workers or len(self.members)
+        self.encoding = self.coder = None  # the winner's, known only after a run
+
+    @classmethod
+    def from_spec(cls, spec: str) -> "Best":
+        m = BEST_SPEC.fullmatch(spec.strip().lower().replace(" ", ""))
+        if not m or (m.group("members") is not None and not m.group("members")):
+            raise SpecError(f"cannot read {spec!r}: write 'best', 'best(fields|ctx,raw|zstd-19)' or 'best-t60'")
+        members = m.group("members").split(",") if m.group("members") else cls.DEFAULT
+        return cls(members, float(m.group("budget")) if m.group("budget") else None)
+
+    @property
+    def spec(self) -> str:
+        specs = tuple(p.spec for p in self.members)
+        members = "" if specs == self.DEFAULT else f"({','.join(specs)})"
+        return f"best{members}" + (f"-t{self.budget:g}" if self.budget is not None else "")
+
+    @property
+    def lossless(self) -> bool:
+        return True
+
+    @property
+    def index_bits(self) -> int:
+        """Bits naming the winner: ceil(log2 n)."""
+        return math.ceil(math.log2(len(self.members)))
+
+    def estimate(self, x, *, verify: bool = False, allow_nonfinite: bool = False, threads: int = 1,
+                 progress=None) -> Estimate:
+        model = ModelStream.of(x, allow_nonfinite=allow_nonfinite)
+        start = time.perf_counter()
+
+        def run(member: Pipeline) -> Estimate | None:
+            if self.budget is not None and time.perf_counter() - start > self.budget:
+                return None
+            return member.estimate(model, threads=threads)
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            results = dict(zip((m.spec for m in self.members), pool.map(run, self.members)))
+        done = {spec: r for spec, r in results.items() if r is not None and not math.isnan(r.bits)}
+        details: dict = {"members": {spec: (r.bits if r is not None else None) for spec, r in results.items()}}
+        if not done:
+            return self.record(model, float("nan"), details, time.perf_counter() - start,
+                               skipped="no member of the portfolio gave a number (budget or too small)")
+        winner = min(done, key=lambda spec: done[spec].bits)
+        chosen = parse(winner).estimate(model, verify=True, threads=threads) if verify else done[winner]
+        details.update(chosen.details, winner=winner, index_bits=self.index_bits)
+        if verify:
+            details["verified_bits"] = chosen.details["verified_bits"] + self.index_bits
+        return self.record(model, chosen.bits + self.index_bits, details, time.perf_counter() - start)
 
 
 def estimate(x, estimator: "str | Pipeline | list" = DEFAULT_ESTIMATOR, *, verify: bool = False,

@@ -84,3 +84,44 @@ def test_mantissa_given_exponent_on_a_joined_model():
     assert set(e.details["context"]) == {f"{d}.{f}" for d, fields in
                                          [("float32", ["sign", "exponent", "mantissa_0", "mantissa_1", "mantissa_2"]),
                                           ("bfloat16", ["sign", "exponent", "mantissa_0"])] for f in fields}
+
+
+# ---------------------------------------------------------------- best
+def test_best_is_the_winner_plus_its_index():
+    rng = np.random.default_rng(9)
+    cases = {"trained": (rng.standard_normal((60, 50)) * 0.05).astype(np.float32),
+             "repeating": np.tile(np.arange(16, dtype=np.float32), 256)}
+    portfolio = ["fields|ctx", "raw|zstd-3", "raw|lzma-9"]
+    for x in cases.values():
+        e = kc.estimate(x, f"best({','.join(portfolio)})", verify=True)
+        members = {spec: kc.estimate(x, spec).bits for spec in portfolio}
+        assert e.details["members"] == members
+        assert e.details["winner"] == min(members, key=members.get)
+        assert e.bits == min(members.values()) + 2  # ceil(log2 3) bits name the winner
+        assert all(e.bits <= bits + 2 for bits in members.values())
+        assert e.details["verified_bits"] <= e.bits and e.lossless
+    assert {kc.estimate(x, "best").details["winner"] for x in cases.values()} == {"fields|ctx", "raw|zstd-3"}
+
+
+def test_best_spec_round_trip_and_errors():
+    assert kc.parse("best").spec == "best"
+    assert kc.parse("BEST( raw|lzma-9 , fields|ctx )-t30").spec == "best(raw|lzma-9,fields|ctx)-t30"
+    assert kc.parse("best(fields|ctx,raw|zstd-3)") == kc.parse("best")
+    for bad, what in [("best(q8|lzma-9)", "lossless"), ("best()", "cannot read"), ("best-t0", "budget"),
+                      ("best(sign|bdm)", "lossless"), ("best(best)", "lossless")]:
+        with pytest.raises(kc.KComplexityError, match=what):
+            kc.parse(bad)
+
+
+def test_best_budget_skips_members_that_did_not_start():
+    from kcomplexity.estimators import Best
+    e = Best(["raw|zstd-3", "fields|ctx"], budget=1e-9, workers=1).estimate(np.ones(100, np.float32))
+    assert np.isnan(e.bits) and e.skipped and e.details["members"] == {"raw|zstd-3": None, "fields|ctx": None}
+
+
+def test_best_in_analyse(tmp_path):
+    rng = np.random.default_rng(10)
+    df = kc.analyse({"w": rng.standard_normal((40, 30)).astype(np.float32), "b": np.zeros(30, np.float32)},
+                    ["best", "fields|ctx"], cache=False)
+    best, ctx = (df[df.estimator == s].set_index("tensor").bits for s in ("best", "fields|ctx"))
+    assert (best <= ctx + 1).all() and (best > 0).all()

@@ -254,45 +254,52 @@ def decode_order(names: list[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------- the real stream
+def _group_order(group_of: np.ndarray) -> np.ndarray | slice:
+    """Positions sorted by group, in order within each group (all of them for one group)."""
+    return slice(None) if not group_of.any() else np.argsort(group_of, kind="stable")
+
+
+def _pieces(order, sizes):
+    """(group index, positions of its symbols) of each non-empty group, in group order."""
+    start = 0
+    for group, size in enumerate(sizes):
+        if size:
+            yield group, (order[start:start + size] if isinstance(order, np.ndarray) else slice(start, start + size))
+        start += size
+
+
 def _encode_groups(encoder, symbols: np.ndarray, group_of: np.ndarray, alphabet: int, n: int) -> list:
     """Range-code ``symbols`` group by group (static model each); returns the histogram bit arrays."""
-    order = np.argsort(group_of, kind="stable")
-    sizes = np.bincount(group_of, minlength=1)
-    tables, start = [], 0
-    for size in sizes:
-        piece = symbols[order[start:start + size]].astype(np.int64)
-        start += size
-        if size == 0:
-            continue
-        present, counts = np.unique(piece, return_counts=True)
-        tables.append(write_histogram(present, counts, alphabet, n))
+    tables = []
+    for _, where in _pieces(_group_order(group_of), np.bincount(group_of, minlength=1)):
+        piece = symbols[where]
+        counts = histogram(piece, alphabet)
+        present = np.flatnonzero(counts)
+        tables.append(write_histogram(present, counts[present], alphabet, n))
         if len(present) > 1:
-            ranks = np.searchsorted(present, piece)
-            encoder.encode(ranks.astype(np.int32), _model((quantize(counts) - 1).astype(np.float64)))
+            ranks = np.zeros(alphabet, np.int32)
+            ranks[present] = np.arange(len(present), dtype=np.int32)
+            encoder.encode(ranks[piece], _model((quantize(counts[present]) - 1).astype(np.float64)))
     return tables
 
 
 def _decode_groups(decoder, tables: list, group_of: np.ndarray, alphabet: int, n: int) -> np.ndarray:
     """Invert ``_encode_groups`` given the same group of every position."""
-    order = np.argsort(group_of, kind="stable")
-    sizes = np.bincount(group_of, minlength=1)
-    out, start, tables = np.zeros(group_of.size, np.int64), 0, iter(tables)
-    for size in sizes:
-        if size == 0:
-            continue
+    out, tables = np.zeros(group_of.size, np.int64), iter(tables)
+    for _, where in _pieces(_group_order(group_of), np.bincount(group_of, minlength=1)):
         present, counts = read_histogram(next(tables), alphabet, n)
-        ranks = (decoder.decode(_model((quantize(counts) - 1).astype(np.float64)), int(size))
+        size = int(counts.sum())
+        ranks = (decoder.decode(_model((quantize(counts) - 1).astype(np.float64)), size)
                  if len(present) > 1 else np.zeros(size, np.int64))
-        out[order[start:start + size]] = present.astype(np.int64)[ranks]
-        start += size
+        out[where] = present.astype(np.int64)[ranks]
     return out
 
 
 def _group_of(values: np.ndarray | None, threshold: int, n: int) -> np.ndarray:
     """The model index of every symbol (all 0 without a context)."""
     if values is None:
-        return np.zeros(n, np.int64)
-    return group_map(np.bincount(values.reshape(-1)), threshold)[values]
+        return np.zeros(n, np.uint8)
+    return group_map(np.bincount(values.reshape(-1)), threshold).astype(np.uint16)[values]  # radix-sortable
 
 
 class Context(Coder):
@@ -330,7 +337,7 @@ class Context(Coder):
                 decoded[name] = stream.data.reshape(-1)
                 continue
             words, tables, row_tables = self._write(stream, p)
-            data, real = self._read(stream, p.context, p.threshold, words, tables, row_tables, decoded)
+            data, real = self._read(stream, p, words, tables, row_tables, decoded)
             decoded[name] = data.reshape(-1)
             out[name] = (data, real)
         return out
@@ -349,23 +356,20 @@ class Context(Coder):
         return encoder.get_compressed(), tables, row_tables
 
     @staticmethod
-    def _read(stream: Stream, context: str, threshold: int, words, tables, row_tables, decoded) -> tuple[np.ndarray, float]:
-        """Decode one stream; its shape, dtype and row runs are known to the decoder."""
+    def _read(stream: Stream, p: Plan, words, tables, row_tables, decoded) -> tuple[np.ndarray, float]:
+        """Decode one stream given the streams decoded before it; its shape, dtype and row runs
+        are known to the decoder, and of the plan only the choice (context, threshold) is read."""
         _, alphabet, position = symbols_and_alphabet(stream)
         n = stream.data.size * (1 if stream.nsymbols is not None else stream.data.dtype.itemsize)
         decoder = _range_coder().RangeDecoder(words)
-        values = None
-        option = candidates(stream, decoded, alphabet).get(context, ()) if stream.nsymbols is not None else ()
-        if option is None:  # a row context: its per-row values come first
+        option = candidates(stream, decoded, alphabet).get(p.context) if stream.nsymbols is not None else None
+        values = position if p.context == "byte" else option[0] if option else None
+        if p.row_values is not None:  # a row context: its per-row values come first, from the stream
             rows = stream_rows(stream)
-            n_rows, row_alphabet = sum(c for c, _ in rows), row_context(context, np.zeros(0, np.int64), (), alphabet)[1]
+            n_rows, row_alphabet = sum(c for c, _ in rows), row_context(p.context, np.zeros(0, np.int64), (), alphabet)[1]
             values = expand_rows(_decode_groups(decoder, row_tables, np.zeros(n_rows, np.int64), row_alphabet, n_rows),
                                  rows)
-        elif context == "byte":
-            values = position
-        elif context != "none":
-            values = option[0]
-        symbols = _decode_groups(decoder, tables, _group_of(values, threshold, n), alphabet, n)
+        symbols = _decode_groups(decoder, tables, _group_of(values, p.threshold, n), alphabet, n)
         real = CHOICE_BITS + sum(len(t) for t in (*tables, *row_tables)) + 32 * len(words)
         if stream.nsymbols is None:
             data = symbols.astype(np.uint8).view(stream.data.dtype.newbyteorder("<"))
