@@ -30,7 +30,7 @@ from ..arrays import histogram
 from ..encodings import Stream
 from .base import Coded, Coder
 from .entropy import histogram_bits
-from .rangecode import _model, _range_coder, read_histogram, write_histogram
+from .rangecode import _model, _range_coder, decode_kt, encode_kt, read_histogram, write_histogram
 
 PRECISION = 24            # bits of the range coder's model probabilities (constriction's Categorical)
 ALLOWANCE_BITS = 2 ** -10  # per coded symbol: the range coder's truncation (measured mean about 1.3e-4)
@@ -39,6 +39,8 @@ THRESHOLDS = tuple(4 ** j for j in range(12))  # a context keeps its own model f
 CHOICE_BITS = 2 + 4       # the context candidate and the threshold index
 LOW_ZERO_MASK = 31        # mantissa_{i-1} & mask == 0 marks a narrower float's value
 CHUNK = 1 << 20
+KT_MAX = 1 << 14          # the adaptive code is tried on groups of at most this many symbols
+KT_ALPHABET = 1 << 12     # and alphabets of at most this size (its model quantisation stays in the allowance)
 
 
 @dataclass
@@ -98,11 +100,38 @@ def joint_counts(context: np.ndarray | None, symbols: np.ndarray, n_context: int
     return out.reshape(n_context, alphabet)
 
 
+def kt_bits(counts: np.ndarray) -> np.ndarray:
+    """Each row's adaptive Krichevsky-Trofimov code length over the whole alphabet (``motif``'s
+    ``kt_bits`` row by row): no histogram to send."""
+    from scipy.special import gammaln
+
+    c = np.atleast_2d(np.asarray(counts, np.float64))
+    k, n = c.shape[1], c.sum(axis=1)
+    nats = gammaln(n + k / 2) - gammaln(k / 2) - (gammaln(c + 0.5) - gammaln(0.5)).sum(axis=1)
+    return nats / math.log(2)
+
+
+def static_bits(counts: np.ndarray, n: int) -> np.ndarray:
+    """Each row's static code: its quantised model's bits plus its histogram (``n``: the stream's length)."""
+    return model_bits(counts) + np.where(counts.any(axis=1), histogram_bits(counts, counts.shape[1], n), 0)
+
+
+def adaptive(counts: np.ndarray, n: int) -> np.ndarray:
+    """Which rows the adaptive code takes: small groups (up to ``KT_MAX`` symbols, alphabets up to
+    ``KT_ALPHABET``) where it is shorter than the static code."""
+    c = np.atleast_2d(counts)
+    if c.shape[1] > KT_ALPHABET:
+        return np.zeros(len(c), bool)
+    small = (c.sum(axis=1) <= KT_MAX) & ((c > 0).sum(axis=1) > 1)
+    return small & (kt_bits(c) < static_bits(c, n))
+
+
 def _group_bits(counts: np.ndarray, alphabet: int, n: int) -> np.ndarray:
-    """Each row's model bits, truncation allowance and histogram (none for an empty row)."""
-    hist = np.array([histogram_bits(row[row > 0], alphabet, n) if row.any() else 0 for row in counts])
+    """Each row's code, truncation allowance, model flag and histogram (nothing for an empty row):
+    the static model with its histogram, or the adaptive code where ``adaptive`` picks it."""
     coded = (counts > 0).sum(axis=1) > 1
-    return model_bits(counts) + hist + np.where(coded, ALLOWANCE_BITS * counts.sum(axis=1), 0.0)
+    bits = np.where(adaptive(counts, n), kt_bits(counts), static_bits(counts, n))
+    return np.where(counts.any(axis=1), 1 + bits + np.where(coded, ALLOWANCE_BITS * counts.sum(axis=1), 0.0), 0.0)
 
 
 def _flush_bits(counts: np.ndarray) -> int:
@@ -274,8 +303,12 @@ def _encode_groups(encoder, symbols: np.ndarray, group_of: np.ndarray, alphabet:
     for _, where in _pieces(_group_order(group_of), np.bincount(group_of, minlength=1)):
         piece = symbols[where]
         counts = histogram(piece, alphabet)
+        if adaptive(counts[None], n)[0]:
+            tables.append(np.ones(1, np.uint8))
+            encode_kt(piece.astype(np.int64), alphabet, encoder)
+            continue
         present = np.flatnonzero(counts)
-        tables.append(write_histogram(present, counts[present], alphabet, n))
+        tables.append(np.concatenate([[0], write_histogram(present, counts[present], alphabet, n)]).astype(np.uint8))
         if len(present) > 1:
             ranks = np.zeros(alphabet, np.int32)
             ranks[present] = np.arange(len(present), dtype=np.int32)
@@ -287,7 +320,11 @@ def _decode_groups(decoder, tables: list, group_of: np.ndarray, alphabet: int, n
     """Invert ``_encode_groups`` given the same group of every position."""
     out, tables = np.zeros(group_of.size, np.int64), iter(tables)
     for _, where in _pieces(_group_order(group_of), np.bincount(group_of, minlength=1)):
-        present, counts = read_histogram(next(tables), alphabet, n)
+        table = next(tables)
+        if table[0]:  # adaptive: as many symbols as the group has positions
+            out[where] = decode_kt(None, alphabet, len(out[where]), decoder)
+            continue
+        present, counts = read_histogram(table[1:], alphabet, n)
         size = int(counts.sum())
         ranks = (decoder.decode(_model((quantize(counts) - 1).astype(np.float64)), size)
                  if len(present) > 1 else np.zeros(size, np.int64))

@@ -33,17 +33,20 @@ def entropy_bits(counts: np.ndarray) -> float:
     return float(n * math.log2(n) - (counts * np.log2(counts)).sum())
 
 
-def histogram_bits(counts: np.ndarray, alphabet: int, n: int | None = None) -> int:
+def histogram_bits(counts: np.ndarray, alphabet: int, n: int | None = None):
     """Bits to send the histogram: the cheaper of a dense table (every symbol's count,
     ceil(log2(n+1)) bits each) and a sparse list (the number of distinct symbols, then
     each one's symbol and count), plus 1 bit saying which. ``n`` (default: the counts' sum)
-    is the largest count the decoder must allow for."""
+    is the largest count the decoder must allow for. Zero counts are ignored; a 2-D
+    ``counts`` gives one histogram per row (an int array)."""
+    counts = np.asarray(counts)
     n = int(counts.sum()) if n is None else int(n)
     count_bits = math.ceil(math.log2(n + 1))
     symbol_bits = max(1, math.ceil(math.log2(alphabet)))
-    dense = alphabet * count_bits
-    sparse = math.ceil(math.log2(alphabet + 1)) + len(counts) * (symbol_bits + count_bits)
-    return 1 + min(dense, sparse)
+    dense = min(alphabet * count_bits, 1 << 62)  # a wider table never wins: the sparse list is shorter
+    sparse = math.ceil(math.log2(alphabet + 1)) + (counts > 0).sum(axis=-1) * (symbol_bits + count_bits)
+    bits = 1 + np.minimum(dense, sparse)
+    return int(bits) if counts.ndim <= 1 else bits
 
 
 def symbols_of(stream: Stream) -> tuple[np.ndarray, int]:

@@ -100,24 +100,27 @@ def _kt_tables(ranks: np.ndarray, k: int, start: int, stop: int, seen: np.ndarra
     return seen + np.cumsum(onehot, axis=0) - onehot + 0.5
 
 
-def encode_kt(ranks: np.ndarray, k: int) -> np.ndarray:
-    """``ranks`` (0..k-1) range-coded with the adaptive Krichevsky-Trofimov model (``kt_bits``)."""
+def encode_kt(ranks: np.ndarray, k: int, encoder=None) -> np.ndarray:
+    """``ranks`` (0..k-1) range-coded with the adaptive Krichevsky-Trofimov model (``kt_bits``);
+    into ``encoder`` when given (its words are then the caller's to take)."""
     if k <= 1:
         return np.zeros(0, np.uint32)
-    encoder, seen, step = _range_coder().RangeEncoder(), np.zeros(k), max(1, TABLE_CELLS // k)
+    own = encoder is None
+    encoder, seen, step = encoder or _range_coder().RangeEncoder(), np.zeros(k), max(1, TABLE_CELLS // k)
     for start in range(0, len(ranks), step):
         stop = min(start + step, len(ranks))
         encoder.encode(ranks[start:stop].astype(np.int32), _model(), _kt_tables(ranks, k, start, stop, seen))
         seen += np.bincount(ranks[start:stop], minlength=k)
-    return encoder.get_compressed()
+    return encoder.get_compressed() if own else np.zeros(0, np.uint32)
 
 
-def decode_kt(words: np.ndarray, k: int, n: int) -> np.ndarray:
-    """Invert ``encode_kt`` for ``n`` symbols, one at a time (each model needs the symbols before it)."""
+def decode_kt(words: np.ndarray, k: int, n: int, decoder=None) -> np.ndarray:
+    """Invert ``encode_kt`` for ``n`` symbols, one at a time (each model needs the symbols before
+    it), from ``words`` or, when given, from ``decoder``."""
     out = np.zeros(n, np.int64)
     if k <= 1:
         return out
-    decoder, seen = _range_coder().RangeDecoder(words), np.full(k, 0.5)
+    decoder, seen = decoder or _range_coder().RangeDecoder(words), np.full(k, 0.5)
     for i in range(n):
         out[i] = decoder.decode(_model(seen))
         seen[out[i]] += 1
