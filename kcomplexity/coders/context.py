@@ -39,7 +39,8 @@ THRESHOLDS = tuple(4 ** j for j in range(12))  # a context keeps its own model f
 CHOICE_BITS = 2 + 4       # the context candidate and the threshold index
 LOW_ZERO_MASK = 31        # mantissa_{i-1} & mask == 0 marks a narrower float's value
 CHUNK = 1 << 20
-KT_MAX = 1 << 14          # the adaptive code is tried on groups of at most this many symbols
+KT_MAX = 1 << 14          # the adaptive code is tried on groups of at most this many symbols,
+KT_STREAM = 1 << 16       # in streams of at most this many (its decoder goes symbol by symbol)
 KT_ALPHABET = 1 << 12     # and alphabets of at most this size (its model quantisation stays in the allowance)
 
 
@@ -101,14 +102,16 @@ def joint_counts(context: np.ndarray | None, symbols: np.ndarray, n_context: int
 
 
 def kt_bits(counts: np.ndarray) -> np.ndarray:
-    """Each row's adaptive Krichevsky-Trofimov code length over the whole alphabet (``motif``'s
-    ``kt_bits`` row by row): no histogram to send."""
-    from scipy.special import gammaln
-
-    c = np.atleast_2d(np.asarray(counts, np.float64))
+    """Each row's adaptive Krichevsky-Trofimov code length over the whole alphabet, in bits
+    (``motif``'s ``kt_bits`` row by row; no histogram to send): sum_j log2(j + k/2) over
+    j < n, less sum_i sum_j log2(j + 1/2) over j < c_i. Rows of at most ``KT_MAX`` symbols."""
+    c = np.atleast_2d(np.asarray(counts, np.int64))
     k, n = c.shape[1], c.sum(axis=1)
-    nats = gammaln(n + k / 2) - gammaln(k / 2) - (gammaln(c + 0.5) - gammaln(0.5)).sum(axis=1)
-    return nats / math.log(2)
+    top = int(n.max()) if c.size else 0
+    steps = np.arange(top + 1, dtype=np.float64)
+    total = np.concatenate([[0.0], np.cumsum(np.log2(steps[:-1] + k / 2))]) if top else np.zeros(1)
+    each = np.concatenate([[0.0], np.cumsum(np.log2(steps[:-1] + 0.5))]) if top else np.zeros(1)
+    return total[n] - each[c].sum(axis=1)
 
 
 def static_bits(counts: np.ndarray, n: int) -> np.ndarray:
@@ -120,17 +123,18 @@ def adaptive(counts: np.ndarray, n: int) -> np.ndarray:
     """Which rows the adaptive code takes: small groups (up to ``KT_MAX`` symbols, alphabets up to
     ``KT_ALPHABET``) where it is shorter than the static code."""
     c = np.atleast_2d(counts)
-    if c.shape[1] > KT_ALPHABET:
-        return np.zeros(len(c), bool)
     small = (c.sum(axis=1) <= KT_MAX) & ((c > 0).sum(axis=1) > 1)
-    return small & (kt_bits(c) < static_bits(c, n))
+    if c.shape[1] > KT_ALPHABET or n > KT_STREAM or not small.any():
+        return np.zeros(len(c), bool)
+    return small & (kt_bits(np.where(small[:, None], c, 0)) < static_bits(c, n))
 
 
 def _group_bits(counts: np.ndarray, alphabet: int, n: int) -> np.ndarray:
     """Each row's code, truncation allowance, model flag and histogram (nothing for an empty row):
     the static model with its histogram, or the adaptive code where ``adaptive`` picks it."""
     coded = (counts > 0).sum(axis=1) > 1
-    bits = np.where(adaptive(counts, n), kt_bits(counts), static_bits(counts, n))
+    bits, kt = static_bits(counts, n), adaptive(counts, n)
+    bits[kt] = kt_bits(counts[kt])
     return np.where(counts.any(axis=1), 1 + bits + np.where(coded, ALLOWANCE_BITS * counts.sum(axis=1), 0.0), 0.0)
 
 
@@ -319,13 +323,13 @@ def _encode_groups(encoder, symbols: np.ndarray, group_of: np.ndarray, alphabet:
 def _decode_groups(decoder, tables: list, group_of: np.ndarray, alphabet: int, n: int) -> np.ndarray:
     """Invert ``_encode_groups`` given the same group of every position."""
     out, tables = np.zeros(group_of.size, np.int64), iter(tables)
-    for _, where in _pieces(_group_order(group_of), np.bincount(group_of, minlength=1)):
-        table = next(tables)
+    sizes = np.bincount(group_of, minlength=1)
+    for group, where in _pieces(_group_order(group_of), sizes):
+        table, size = next(tables), int(sizes[group])
         if table[0]:  # adaptive: as many symbols as the group has positions
-            out[where] = decode_kt(None, alphabet, len(out[where]), decoder)
+            out[where] = decode_kt(None, alphabet, size, decoder)
             continue
         present, counts = read_histogram(table[1:], alphabet, n)
-        size = int(counts.sum())
         ranks = (decoder.decode(_model((quantize(counts) - 1).astype(np.float64)), size)
                  if len(present) > 1 else np.zeros(size, np.int64))
         out[where] = present.astype(np.int64)[ranks]
