@@ -21,7 +21,7 @@ Targets, each line ending in PASS or FAIL:
 - ``best`` <= every member's bits + its index bits, in at most its slowest member's time + 10 %.
 
 Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_bound.py --model DIR [--zipnn /tmp/zipnn]
-[--steps 300] [--no-scale] [--params 3e8]``.
+[--steps 300] [--no-scale] [--params 3e8] [--groups minilm,data,trained,scale]``.
 """
 from __future__ import annotations
 
@@ -178,6 +178,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--params", type=float, default=3e8)
     ap.add_argument("--no-scale", action="store_true")
+    ap.add_argument("--groups", default="minilm,data,trained,scale",
+                    help="comma list of model groups to run: minilm, data, trained, scale")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     zipnn = zipnn_coder(args.zipnn)
@@ -185,13 +187,15 @@ def main() -> None:
           "seconds per column, tensors measured one by one and summed")
     print(f"{'model':34s} {'params':>11s} " + " ".join(f"{c[:17]:>17s}" for c in COLUMNS))
 
+    groups = set(args.groups.split(","))
     models: dict[str, dict] = {}
-    if args.model:
+    if args.model and "minilm" in groups:
         fp32 = minilm(args.model)
         models["MiniLM fp32"] = fp32
         models["MiniLM bf16"] = {k: v.astype(BF16) for k, v in fp32.items()}
-    models.update(data_series())
-    for kind in ("gpt2", "llama"):
+    if "data" in groups:
+        models.update(data_series())
+    for kind in ("gpt2", "llama") if "trained" in groups else ():
         init, after = trained(kind, args.steps)
         models[f"{kind} init"], models[f"{kind} {args.steps} AdamW steps"] = init, after
 
@@ -204,7 +208,7 @@ def main() -> None:
         print(row(name, n, results[name]), flush=True)
 
     scale = None
-    if not args.no_scale:
+    if not args.no_scale and "scale" in groups:
         cols = [c for c in COLUMNS if c not in SLOW]
         totals = {c: [0.0, 0.0] for c in cols}
         members = dict.fromkeys(Best.DEFAULT, 0.0)

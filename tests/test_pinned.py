@@ -26,7 +26,7 @@ SPECS = ["raw|zstd-3", "raw|zstd-19", "raw|lzma-9", "raw|gzip-9", "raw|bz2-9", "
          "q8-minmax|entropy", "q8-p99|entropy", "bitplanes8|bdm2d", "bitplanes4-tiled|bdm2d",
          "bitplanes8|bdm2d-recursive", "motif-4", "q4|motif-4", "sign|entropy",
          "raw|lzma-9-c4K", "raw|zstd-19-c4K", "fields|lzma-9-c2K", "raw|bz2-9-c8K", "raw|lz4hc-9-c4K",
-         "fields|ctx", "raw|ctx"]
+         "fields|ctx", "raw|ctx", "best"]
 
 
 def inputs() -> dict[str, np.ndarray]:

@@ -16,8 +16,8 @@ with fewer symbols than the threshold share one model) from the joint counts and
 the cheapest, order 0 included. ``bits`` counts the choice, the histograms, the per-row
 contexts and the range code of the quantised models (``PRECISION``-bit frequencies, the
 ones the decoder rebuilds from the histograms) plus ``ALLOWANCE_BITS`` per symbol and
-``FLUSH_BITS`` per stream for the range coder's truncation and flush, so that it is at
-least the real stream's length. ``roundtrip`` writes that stream and decodes it.
+``FLUSH_BITS`` per stream for the range coder's truncation and flush (the proven bounds of
+``rangecode.coding_overhead``), so that it is at least the real stream's length. ``roundtrip`` writes that stream and decodes it.
 """
 from __future__ import annotations
 
@@ -30,11 +30,13 @@ from ..arrays import histogram
 from ..encodings import Stream
 from .base import Coded, Coder
 from .entropy import histogram_bits
-from .rangecode import _model, _range_coder, decode_kt, encode_kt, read_histogram, write_histogram
+from .rangecode import (PRECISION, STATE_BITS, WORD_BITS, _model, _range_coder, decode_kt, encode_kt, read_histogram,
+                        write_histogram)
 
-PRECISION = 24            # bits of the range coder's model probabilities (constriction's Categorical)
-ALLOWANCE_BITS = 2 ** -10  # per coded symbol: the range coder's truncation (measured mean about 1.3e-4)
-FLUSH_BITS = 96           # per stream: the coder's final state and word rounding
+# the range coder's proven overheads (``rangecode.coding_overhead``): the static models are
+# already quantised here, so per symbol only the truncation remains, per stream the flush
+ALLOWANCE_BITS = -math.log2(1 - 2.0 ** (PRECISION - (STATE_BITS - WORD_BITS)))
+FLUSH_BITS = STATE_BITS + WORD_BITS
 THRESHOLDS = tuple(4 ** j for j in range(12))  # a context keeps its own model from this many symbols
 CHOICE_BITS = 2 + 4       # the context candidate and the threshold index
 LOW_ZERO_MASK = 31        # mantissa_{i-1} & mask == 0 marks a narrower float's value
@@ -134,7 +136,9 @@ def _group_bits(counts: np.ndarray, alphabet: int, n: int) -> np.ndarray:
     the static model with its histogram, or the adaptive code where ``adaptive`` picks it."""
     coded = (counts > 0).sum(axis=1) > 1
     bits, kt = static_bits(counts, n), adaptive(counts, n)
-    bits[kt] = kt_bits(counts[kt])
+    k = counts.shape[1]  # the adaptive models are float, quantised by the coder: its proven cost
+    quantisation = -math.log2(1 - k / (1 << PRECISION)) - math.log2(1 - 2.0 ** -25)
+    bits[kt] = kt_bits(counts[kt]) + quantisation * counts[kt].sum(axis=1)
     return np.where(counts.any(axis=1), 1 + bits + np.where(coded, ALLOWANCE_BITS * counts.sum(axis=1), 0.0), 0.0)
 
 
