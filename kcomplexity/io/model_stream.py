@@ -128,7 +128,7 @@ class ModelStream:
         rows = tuple((t.shape[0], t.size // t.shape[0]) if t.ndim >= 2 and t.shape[0] else (1, t.size)
                      for t in tensors)
         for s in enc.streams:
-            if s.data is not None and s.data.size == n:
+            if s.size == n:  # from the shape: a bit-plane is not built here
                 s.segments, s.rows = segments, rows
         return enc
 
