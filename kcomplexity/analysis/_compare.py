@@ -25,7 +25,7 @@ one new draw) and against its own shuffles; Holm over each family of rows of one
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -240,7 +240,8 @@ def compare_tables(variants: Mapping, estimators=None, reference="random_init", 
     selection = Selection.make(include, exclude, min_ndim)
     draws = {name: _select(v, selection) for name, v in variants.items()}
     ref_name, draw_reference, info = _reference(variants, draws, reference, init, selection)
-    sources = {ref_name: ((draw_reference(s) for s in seeds), len(seeds))} if draw_reference else {}
+    sources: dict[str, tuple[Iterable[dict], int]] = \
+        {ref_name: ((draw_reference(s) for s in seeds), len(seeds))} if draw_reference else {}
     sources.update((name, ([w], 1)) for name, w in draws.items() if name not in sources)
     options = sparsity_options(sparsity)
     measured = {name: _measure_variant(ws, n, seeds, pipelines, by, shuffle_control, options)

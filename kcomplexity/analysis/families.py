@@ -26,6 +26,7 @@ Groups
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -84,7 +85,7 @@ def group_of(name: str) -> str:
     return "other"
 
 
-def split_by_group(weights: dict) -> dict[str, dict]:
+def split_by_group(weights: Mapping) -> dict[str, dict]:
     """``{group: {name: tensor}}`` in ``GROUPS`` order, each group keeping the weights' own order."""
     parts: dict[str, dict] = {g: {} for g in GROUPS}
     for name, x in weights.items():
