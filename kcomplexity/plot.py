@@ -36,6 +36,17 @@ NEEDS = {
 }
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+LINESTYLES = ("-", "--", ":", "-.")
+
+
+def styles(n: int) -> list[dict]:
+    """``n`` distinguishable styles: the 10-colour cycle, each with its own marker, and a new line
+    style each time the colours repeat (so no two of up to 40 series look alike)."""
+    return [{"color": f"C{i % 10}", "marker": MARKERS[i % len(MARKERS)],
+             "linestyle": LINESTYLES[(i // 10) % len(LINESTYLES)]} for i in range(n)]
+
+
 def _need(df, columns, what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -62,8 +73,9 @@ def _pick(df, column: str, value, what: str):
     return df[df[column] == value], value
 
 
-def complexity_over_steps(df, value: str = "bits", estimators=None):
-    """One axes per estimator, one line per series: model bits (or bits_per_param) against step."""
+def complexity_over_steps(df, value: str = "bits", estimators=None, xlabel: str = "step"):
+    """One axes per estimator, one line per series (each its own colour, marker and line style):
+    model bits (or bits_per_param) against step; ``xlabel`` names what the step counts."""
     if value not in ("bits", "bits_per_param"):
         raise InputError(f"value must be 'bits' or 'bits_per_param', got {value!r}")
     _need(df, ["step", "estimator", "bits", "n_params"], "complexity_over_steps")
@@ -75,9 +87,10 @@ def complexity_over_steps(df, value: str = "bits", estimators=None):
     fig, axes = _figure(len(estimators), width=4.5)
     for ax, spec in zip(axes, estimators):
         rows, _ = _pick(totals, "estimator", spec, "complexity_over_steps")
-        for name, line in (rows.groupby("series") if "series" in rows.columns else [("model", rows)]):
-            ax.plot(line["step"], line[value], marker="o", label=str(name))
-        ax.set(title=spec, xlabel="step", ylabel=value.replace("_", " "))
+        lines = list(rows.groupby("series") if "series" in rows.columns else [("model", rows)])
+        for (name, line), style in zip(lines, styles(len(lines))):
+            ax.plot(line["step"], line[value], label=str(name), markersize=4, **style)
+        ax.set(title=spec, xlabel=xlabel, ylabel=value.replace("_", " "))
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize="small")
     return fig
 
@@ -126,21 +139,34 @@ def plane_bits(source) -> dict[str, float]:
     return dict(sorted(planes.items(), key=lambda kv: int(kv[0].split("_")[1])))
 
 
-def plane_ratios(trained, reference):
-    """QuBD view: per-plane ratio C_i(trained) / C_i(reference) in percent, LSB to MSB,
-    with the total ratio in the title and a line at 100 %."""
+def plane_ratios(trained, reference, title: str | None = None):
+    """QuBD view: per-plane ratio C_i(trained) / C_i(reference) in percent, LSB to MSB, with the
+    total ratio in the title (after ``title``) and a line at 100 %."""
     a, b = plane_bits(trained), plane_bits(reference)
     if list(a) != list(b):
         raise InputError(f"trained has planes {list(a)} but the reference has {list(b)}: use the same estimator")
-    ratios = [100.0 * a[k] / b[k] for k in a]
-    labels = [f"{i}" + (" LSB" if i == 0 else " MSB" if i == len(a) - 1 else "") for i in range(len(a))]
-    fig, (ax,) = _figure()
-    ax.bar(range(len(a)), ratios)
-    ax.axhline(100.0, color="grey", linestyle="--", linewidth=1)
-    ax.set_xticks(range(len(a)), labels)
-    total = 100.0 * sum(a.values()) / sum(b.values())
-    ax.set(title=f"per-plane ratio trained / reference (total {total:.1f} %)", xlabel="bit-plane",
-           ylabel="ratio (%)")
+    ratios = np.array([a[k] / b[k] for k in a])
+    total = f"total {100.0 * sum(a.values()) / sum(b.values()):.1f} %"
+    return plane_ratio_panels({f"{title}: {total}" if title else f"per-plane ratio trained / reference ({total})":
+                               (ratios, None, None)})
+
+
+def plane_ratio_panels(panels: dict, title: str | None = None):
+    """One axes per entry ``{panel title: (ratios, low, high)}``: the per-plane ratios LSB to MSB as points
+    in percent, with error bars from ``low``..``high`` (an interval, e.g. 95 %; None: no bars), a line
+    at 100 %, and a y axis zoomed to the points and bars (so effects of 1 % show)."""
+    fig, axes = _figure(len(panels), width=5.0)
+    for ax, (name, (ratios, low, high)) in zip(axes, panels.items()):
+        ratios = np.asarray(ratios, dtype=float)
+        x = np.arange(len(ratios))
+        bars = None if low is None else 100.0 * np.abs(np.vstack([low, high]).astype(float) - ratios)
+        ax.errorbar(x, 100.0 * ratios, yerr=bars, marker="o", linestyle="none", capsize=3, color="C0")
+        ax.axhline(100.0, color="grey", linestyle="--", linewidth=1)
+        ax.set_xticks(x, [f"{i}" + (" LSB" if i == 0 else " MSB" if i == len(x) - 1 else "") for i in x])
+        ax.set(title=name, xlabel="bit-plane", ylabel="ratio (%)")
+        ax.margins(y=0.15)
+    if title:
+        fig.suptitle(title)
     return fig
 
 
@@ -198,7 +224,7 @@ def variant_bars(table, value: str = "ratio_to_reference"):
         ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_xticks(range(len(variants)), variants, rotation=30, ha="right")
     ax.set(xlabel="variant", ylabel=value.replace("_", " "), title="variants compared")
-    ax.legend(fontsize="small")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize="small")  # covers no bar
     return fig
 
 
@@ -213,9 +239,14 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array(front, dtype=int)
 
 
+MAX_LEGEND_POINTS = 20
+
+
 def pareto(df, estimator=None, x: str = "bits", y: str = "accuracy"):
     """Accuracy against complexity, one point per variant (``compare`` table) or per
-    checkpoint (``analyse`` table, model totals), with the Pareto front drawn as a line."""
+    checkpoint (``analyse`` table, model totals), with the Pareto front drawn as a line.
+    Up to 20 points each get a style and a legend entry (beside the axes); error bars from the
+    ``<x>_std`` and ``<y>_std`` columns when the table has them (e.g. the sd over seeds)."""
     _need(df, [y, "estimator"], "pareto")
     points = model_totals(df) if "step" in df.columns else _compare_totals(df)
     points, estimator = _pick(points, "estimator", estimator, "pareto")
@@ -223,14 +254,19 @@ def pareto(df, estimator=None, x: str = "bits", y: str = "accuracy"):
     labels = points["variant"] if "variant" in points else points.get("series", points.index).astype(str) + \
         " @" + points["step"].astype(str)
     xs, ys = points[x].to_numpy(float), points[y].to_numpy(float)
-    fig, (ax,) = _figure()
-    ax.scatter(xs, ys, label="checkpoints / variants")
-    for xi, yi, text in zip(xs, ys, labels):
-        ax.annotate(str(text), (xi, yi), fontsize="x-small", xytext=(3, 3), textcoords="offset points")
+    spread = [points[c].to_numpy(float) if c in points else None for c in (f"{x}_std", f"{y}_std")]
+    fig, (ax,) = _figure(width=7.0)
+    if len(xs) <= MAX_LEGEND_POINTS:  # one style and legend entry per point: no label covers another
+        for i, (text, style) in enumerate(zip(labels, styles(len(xs)))):
+            ax.errorbar(xs[i], ys[i], xerr=None if spread[0] is None else spread[0][i],
+                        yerr=None if spread[1] is None else spread[1][i], capsize=2, label=str(text),
+                        **{**style, "linestyle": "none"})
+    else:
+        ax.scatter(xs, ys, s=12, label="checkpoints / variants")
     front = pareto_front(xs, ys)
-    ax.plot(xs[front], ys[front], color="C1", drawstyle="steps-post", label="Pareto front")
+    ax.plot(xs[front], ys[front], color="grey", drawstyle="steps-post", label="Pareto front", zorder=0)
     ax.set(xlabel=f"{x.replace('_', ' ')} ({estimator})", ylabel=y, title="accuracy vs complexity")
-    ax.legend(fontsize="small")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize="small")
     return fig
 
 

@@ -1,12 +1,14 @@
 """``kcomplexity demo``: train small models with every method, measure them, write a report.
 
-Steps (each prints progress): train every run of the ``Plan`` into ``OUT/runs/<series>/``
-(training seed 0; seeds 1 and 2 train again for their test accuracy only, written to
-``OUT/seeds.csv``); write the controls beside them (``shuffled_<series>``: the init and
-final checkpoint with every tensor's values permuted; ``<model>_random_init``: fresh
-draws of the same architecture, step = seed); ``analyse`` all series with the default
-estimators (see ``measure``); then tables, claims, plots and ``report.md`` (see
-``findings`` and ``report``).
+Steps (each prints progress): train every run of the ``Plan`` with every training seed: the
+first seed writes the whole series ``OUT/runs/<series>/`` (one checkpoint per epoch), every
+seed writes its final (deployed) weights into ``OUT/runs/<series>_final/`` (step = training
+seed) and its test accuracy into ``OUT/seeds.csv``. Then the controls: ``shuffled_<series>``
+(each final of ``<series>_final`` with every tensor's values permuted, step = training seed),
+``shuffled_<model>_init`` (the first seed's initialisation permuted) and
+``<model>_random_init`` (fresh draws of the same architecture, step = draw seed, seeds
+disjoint from the training seeds). ``analyse`` all series with the default estimators (see
+``measure``); then tables, claims, plots and ``report.md`` (see ``findings`` and ``report``).
 """
 from __future__ import annotations
 
@@ -31,8 +33,8 @@ from ..train.models import build_model
 MODEL_ESTIMATORS = ("raw|lzma-9", "fields|zstd-19", "sign|bdm", "motif-4")
 TENSOR_ESTIMATORS = ("bitplanes8|bdm2d",)
 ESTIMATORS = MODEL_ESTIMATORS + TENSOR_ESTIMATORS
-RANDOM_INIT_SEEDS = (1, 2, 3, 4, 5)  # >= 5 draws: the init-to-init noise of every claim
-TRAIN_SEEDS = (0, 1, 2)             # seed 0 writes the series; every seed gives a test accuracy
+RANDOM_INIT_SEEDS = tuple(range(100, 108))  # 8 draws: the init distribution; disjoint from the training seeds
+TRAIN_SEEDS = (0, 1, 2)  # the first writes the series over epochs; every seed's final weights are measured
 LQ_EPS = 0.9  # prune_lq's relative l2 tolerance: below ~0.7 the bound keeps every weight of these dense layers
 
 
@@ -58,6 +60,12 @@ class Plan:
     def __post_init__(self):
         if len(self.init_draws) < 5:
             raise InputError(f"the noise needs at least 5 random-init draws, got {len(self.init_draws)}")
+        if len(self.train_seeds) < 2:
+            raise InputError(f"the seed-to-seed noise needs at least 2 training seeds, got {len(self.train_seeds)}")
+        shared = sorted(set(self.init_draws) & set(self.train_seeds))
+        if shared:
+            raise InputError(f"random-init draws {shared} are also training seeds: a trained model would share "
+                             "its initialisation with a reference draw; pick disjoint seeds")
 
     @property
     def series(self) -> list[str]:
@@ -78,8 +86,19 @@ class Plan:
         return [r for r in self.runs if isinstance(r.method, methods)]
 
     @staticmethod
+    def final(series: str) -> str:
+        """The series of every training seed's final checkpoint (step = training seed)."""
+        return f"{series}_final"
+
+    @staticmethod
     def shuffled(series: str) -> str:
+        """Each final of ``final(series)`` shuffled (step = training seed)."""
         return f"shuffled_{series}"
+
+    @staticmethod
+    def shuffled_init(model: str) -> str:
+        """The first training seed's initialisation of ``model``, shuffled (one checkpoint, step 0)."""
+        return f"shuffled_{model}_init"
 
     @staticmethod
     def random_init(model: str) -> str:
@@ -101,7 +120,11 @@ def _load_into(model: torch.nn.Module, weights: dict[str, np.ndarray]) -> torch.
     return model
 
 
-def _write_control(target: Path, model_name: str, checkpoints: dict[int, dict], data: Split, extra: dict) -> None:
+def weights_of(model: torch.nn.Module) -> dict[str, np.ndarray]:
+    return {n: t.detach().numpy().copy() for n, t in model.state_dict().items()}
+
+
+def write_series(target: Path, model_name: str, checkpoints: dict[int, dict], data: Split, extra: dict) -> None:
     """Save ``{step: weights}`` as a series with each checkpoint's test accuracy and loss."""
     target.mkdir(parents=True, exist_ok=True)
     records = []
@@ -109,39 +132,46 @@ def _write_control(target: Path, model_name: str, checkpoints: dict[int, dict], 
         save_file(weights, str(target / f"step_{step:04d}.safetensors"), metadata={"step": str(step)})
         accuracy, loss = evaluate(_load_into(build_model(model_name), weights), data.x_test, data.y_test)
         records.append({"step": step, "epoch": step, "accuracy": accuracy, "loss": loss, **extra})
-    write_metrics(target, records, {"control": extra["control"], "model": model_name})
+    write_metrics(target, records, {"kind": extra["kind"], "model": model_name})
 
 
-def write_controls(runs_dir: Path, plan: Plan, data: Split, seed: int = 0) -> None:
-    """``shuffled_<series>`` (init and final, ``variants.shuffle``) and ``<model>_random_init``."""
+def write_controls(runs_dir: Path, plan: Plan, data: Split, finals: dict[str, dict], seed: int = 0) -> None:
+    """``shuffled_<series>`` (every seed's final, ``variants.shuffle``), ``shuffled_<model>_init`` and
+    ``<model>_random_init``; ``finals``: series -> {training seed: final weights}."""
     from ..variants import random_init, shuffle
 
     for run in plan.runs:
-        source = runs_dir / run.series
-        steps = (0, plan.epochs)
-        shuffled = {s: shuffle(load_file(str(source / checkpoint_name(s))), seed=seed) for s in steps}
-        _write_control(runs_dir / plan.shuffled(run.series), run.model, shuffled, data,
-                       {"control": "shuffle", "of": run.series, "seed": seed})
+        shuffled = {k: shuffle(w, seed=seed) for k, w in finals[run.series].items()}
+        write_series(runs_dir / plan.shuffled(run.series), run.model, shuffled, data,
+                     {"kind": "shuffle", "of": plan.final(run.series), "seed": seed})
     for model_name in plan.models:
-        draws = {s: random_init(build_model(model_name, seed), seed=s) for s in plan.init_draws}
-        _write_control(runs_dir / plan.random_init(model_name), model_name, draws, data,
-                       {"control": "random_init"})
+        init = weights_of(build_model(model_name, plan.train_seeds[0]))
+        write_series(runs_dir / plan.shuffled_init(model_name), model_name, {0: shuffle(init, seed=seed)}, data,
+                     {"kind": "shuffle", "of": f"{model_name} seed {plan.train_seeds[0]} init", "seed": seed})
+        draws = {s: random_init(build_model(model_name, s), seed=s) for s in plan.init_draws}
+        write_series(runs_dir / plan.random_init(model_name), model_name, draws, data, {"kind": "random_init"})
 
 
-def train_all(runs_dir: Path, plan: Plan, data: Split, say: Callable[[str], None]) -> tuple[dict, dict]:
-    """Train each run into ``runs_dir/<series>`` with the first training seed and again with the
-    others (accuracy only); returns (seconds per series, test accuracies per series in seed order)."""
-    seconds, accuracies = {}, {}
+def train_all(runs_dir: Path, plan: Plan, data: Split, say: Callable[[str], None]) -> tuple[dict, dict, dict]:
+    """Train each run with every training seed: the first writes ``runs_dir/<series>``, every seed its
+    final deployed weights to ``runs_dir/<series>_final``. Returns (seconds per series, test accuracies
+    per series in seed order, series -> {seed: final weights})."""
+    seconds, accuracies, finals = {}, {}, {}
     for i, run in enumerate(plan.runs, 1):
         start = time.perf_counter()
-        accuracies[run.series] = [
-            train(run.model, run.method, epochs=plan.epochs, out=runs_dir / run.series if k == 0 else None,
-                  seed=seed, data=data).accuracy for k, seed in enumerate(plan.train_seeds)]
+        finals[run.series], accuracies[run.series] = {}, []
+        for k, seed in enumerate(plan.train_seeds):
+            result = train(run.model, run.method, epochs=plan.epochs, seed=seed, data=data,
+                           out=runs_dir / run.series if k == 0 else None)
+            with run.method.deployed(result.model):
+                finals[run.series][seed] = weights_of(result.model)
+            accuracies[run.series].append(result.accuracy)
+        write_series(runs_dir / plan.final(run.series), run.model, finals[run.series], data, {"kind": "final"})
         seconds[run.series] = time.perf_counter() - start
         acc = np.array(accuracies[run.series])
         say(f"[train {i}/{len(plan.runs)}] {run.series:<24} test accuracy {acc.mean():.3f} ± "
-            f"{acc.std(ddof=1) if acc.size > 1 else 0:.3f} over {acc.size} seeds ({seconds[run.series]:.1f} s)")
-    return seconds, accuracies
+            f"{acc.std(ddof=1):.3f} over {acc.size} seeds ({seconds[run.series]:.1f} s)")
+    return seconds, accuracies, finals
 
 
 def measure(runs_dir: Path, cache: Path, workers: int, progress: bool | None,
@@ -170,7 +200,7 @@ def run_demo(out: "str | Path" = "report", epochs: int | None = None, quick: boo
 
     Default 10 epochs (3 with ``quick``). ``say`` prints progress lines; ``progress``
     shows analyse's bar (None: when stderr is a terminal). Writes ``out/results.parquet``,
-    ``out/results.csv``, ``out/summary.csv``, ``out/seeds.csv``, ``out/sparsity_correlations.csv``,
+    ``out/results.csv``, ``out/summary.csv``, ``out/claims.csv`` (every test row), ``out/seeds.csv``, ``out/sparsity_correlations.csv``,
     ``out/*.png`` and ``out/report.md``.
     """
     import pandas as pd
@@ -187,13 +217,14 @@ def run_demo(out: "str | Path" = "report", epochs: int | None = None, quick: boo
     set_threads()
     start = time.perf_counter()
     data = load_digits_split(seed=seed)
-    plan = Plan(plan_runs(quick), epochs, train_seeds=tuple(seed + k for k in TRAIN_SEEDS))
+    plan = Plan(plan_runs(quick), epochs, train_seeds=tuple(seed + k for k in TRAIN_SEEDS),
+                init_draws=tuple(seed + s for s in RANDOM_INIT_SEEDS))
     say(f"kcomplexity demo: {len(plan.runs)} runs x {epochs} epochs x {len(plan.train_seeds)} training seeds "
         f"on sklearn digits -> {out}/")
-    train_seconds, accuracies = train_all(runs_dir, plan, data, say)
+    train_seconds, accuracies, finals = train_all(runs_dir, plan, data, say)
     pd.DataFrame([{"series": s, "seed": seed_, "accuracy": a} for s, accs in accuracies.items()
                   for seed_, a in zip(plan.train_seeds, accs)]).to_csv(out / "seeds.csv", index=False)
-    write_controls(runs_dir, plan, data, seed)
+    write_controls(runs_dir, plan, data, finals, seed)
     say(f"[analyse] {len(list(runs_dir.iterdir()))} series: {', '.join(MODEL_ESTIMATORS)} per model, "
         f"{', '.join(TENSOR_ESTIMATORS)} per weight matrix; {workers} worker(s)")
     t0 = time.perf_counter()
@@ -203,6 +234,7 @@ def run_demo(out: "str | Path" = "report", epochs: int | None = None, quick: boo
     write_table(results, out / "results.csv")
     tables = findings.compute(results, plan, accuracies)
     tables["summary"].to_csv(out / "summary.csv", index=False)
+    tables["tests"].to_csv(out / "claims.csv", index=False)
     tables["correlations"].to_csv(out / "sparsity_correlations.csv", index=False)
     seconds = {"train": sum(train_seconds.values()), "analyse": analyse_seconds}
     seconds["total"] = time.perf_counter() - start

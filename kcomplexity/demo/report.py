@@ -12,13 +12,19 @@ from .. import plot
 from .findings import QUBD, printable, relation_table, short
 
 FIGURES = {
-    "complexity_over_steps.png": "Model bits per parameter over training, per estimator and series.",
-    "qubd_planes_vs_init.png": "QuBD per-plane ratio, baseline after training / its initialisation (LSB..MSB).",
-    "qubd_planes_vs_shuffled.png": "QuBD per-plane ratio, baseline after training / the same weights shuffled.",
-    "layers.png": "QuBD bits per parameter of each weight matrix of the first MoMos run after training.",
-    "variants.png": "Model bits of each trained series relative to its initialisation, per estimator.",
-    "pareto.png": "Test accuracy against model bits (motif-4) of the MLP runs at the last epoch.",
+    "complexity_over_steps.png": "Model bits per parameter over the epochs of each series' first training seed, "
+                                 "per estimator.",
+    "qubd_planes_vs_init.png": "QuBD per-plane ratio of each baseline's finals over the training seeds to its model's "
+                               "random initialisations (LSB..MSB), with 95 % intervals.",
+    "qubd_planes_vs_shuffled.png": "QuBD per-plane ratio of each baseline's finals to the same weights shuffled, "
+                                   "with 95 % intervals.",
+    "layers.png": "QuBD bits per parameter of each weight matrix of the first MoMos run after training (first seed).",
+    "variants.png": "Model bits of each trained series (mean over the training seeds) relative to its model's "
+                    "random initialisations, per estimator; bars: sd over the seeds.",
+    "pareto.png": "Test accuracy against model bits per parameter (motif-4) of the MLP runs, mean ± sd over the "
+                  "training seeds.",
 }
+PARETO_ESTIMATOR = "raw|motif-4"
 
 
 def markdown_table(df: pd.DataFrame, digits: int = 3) -> str:
@@ -31,36 +37,68 @@ def markdown_table(df: pd.DataFrame, digits: int = 3) -> str:
 
 
 def variant_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary in ``plot.variant_bars`` form: variant, estimator, ratio_to_reference (= vs init)."""
-    long = summary.melt(id_vars="series", value_vars=[c for c in summary if c.endswith(" vs init")],
-                        var_name="estimator", value_name="ratio_to_reference")
-    long["estimator"] = long["estimator"].str.removesuffix(" vs init")
-    return long.rename(columns={"series": "variant"})
+    """The summary in ``plot.variant_bars`` form: variant, estimator, ratio_to_reference (= vs init) and
+    ratio_to_reference_std (its sd over the seeds)."""
+    def long(suffix: str, name: str) -> pd.DataFrame:
+        table = summary.melt(id_vars="series", value_vars=[c for c in summary if c.endswith(suffix)],
+                             var_name="estimator", value_name=name)
+        return table.assign(estimator=table["estimator"].str.removesuffix(suffix))
+    table = long(" vs init", "ratio_to_reference").merge(long(" vs init sd", "ratio_to_reference_std"))
+    return table.rename(columns={"series": "variant"})
 
 
-def figures(results: pd.DataFrame, summary: pd.DataFrame, series: list[str], epochs: int) -> dict:
+def pareto_table(summary: pd.DataFrame, series: list[str], estimator: str = PARETO_ESTIMATOR) -> pd.DataFrame:
+    """One point per series: mean ± sd over the seeds of bits/param at ``estimator`` and of test accuracy."""
+    rows = summary[summary["series"].isin(series)]
+    return pd.DataFrame({"variant": rows["series"], "estimator": estimator,
+                         "bits_per_param": rows[f"{estimator} bits/param"],
+                         "bits_per_param_std": rows[f"{estimator} bits/param sd"],
+                         "accuracy": rows["accuracy"], "accuracy_std": rows["accuracy_sd"]})
+
+
+def plane_figure(planes: pd.DataFrame, reference: str):
+    """The per-plane ratios of every model's baseline against ``reference`` ("init" or "shuffled")."""
+    against = {"init": "its random initialisations", "shuffled": "its own shuffle"}[reference]
+    panels = {}
+    for series, rows in planes[planes["reference"] == reference].groupby("series", sort=False):
+        panels[f"{series} (seed mean) / {reference}"] = (rows["ratio"], rows["ci_low"], rows["ci_high"])
+    return plot.plane_ratio_panels(panels, title=f"QuBD per plane vs {against}, 95 % intervals")
+
+
+def figures(results: pd.DataFrame, tables: dict, plan) -> dict:
     """Build every figure of ``FIGURES``; returns name -> matplotlib Figure."""
+    series, epochs, summary = plan.series, plan.epochs, tables["summary"]
     trained = results[results["series"].isin(series)]
-    mlp = trained[trained["series"].str.startswith("mlp_")]
-    base = series[0]
-    momos = next((s for s in series if "_momos_" in s), base)
-    qubd = results[results["estimator"] == QUBD]
-    at = lambda s, step: qubd[(qubd["series"] == s) & (qubd["step"] == step)]  # noqa: E731
+    momos = next((s for s in series if "_momos_" in s), series[0])
+    layers = plot.layer_bars(trained, estimator=QUBD, series=momos, step=epochs)
+    layers.axes[0].set_title(f"{QUBD} ({momos}, epoch {epochs}, first seed)")
+    variants = plot.variant_bars(variant_table(summary))
+    variants.axes[0].set(title="each series vs its model's random initialisations",
+                         ylabel="bits / init bits (mean ± sd over seeds)")
     return {
-        "complexity_over_steps.png": plot.complexity_over_steps(trained, value="bits_per_param"),
-        "qubd_planes_vs_init.png": plot.plane_ratios(at(base, epochs), at(base, 0)),
-        "qubd_planes_vs_shuffled.png": plot.plane_ratios(at(base, epochs), at(f"shuffled_{base}", epochs)),
-        "layers.png": plot.layer_bars(trained, estimator=QUBD, series=momos, step=epochs),
-        "variants.png": plot.variant_bars(variant_table(summary)),
-        "pareto.png": plot.pareto(mlp[mlp["step"] == epochs], estimator="raw|motif-4"),
+        "complexity_over_steps.png": plot.complexity_over_steps(trained, value="bits_per_param", xlabel="epoch"),
+        "qubd_planes_vs_init.png": plane_figure(tables["planes"], "init"),
+        "qubd_planes_vs_shuffled.png": plane_figure(tables["planes"], "shuffled"),
+        "layers.png": layers,
+        "variants.png": variants,
+        "pareto.png": plot.pareto(pareto_table(summary, [r.series for r in plan.runs if r.model == "mlp"]),
+                                  x="bits_per_param"),
     }
 
 
 def write(out: Path, results: pd.DataFrame, tables: dict, plan, seconds: dict) -> None:
     """Save the figures as PNG and write ``out/report.md``."""
-    for name, fig in figures(results, tables["summary"], plan.series, plan.epochs).items():
+    for name, fig in figures(results, tables, plan).items():
         fig.savefig(out / name, dpi=110)
     (out / "report.md").write_text(markdown(results, tables, plan, seconds))
+
+
+def noise_table(noise: pd.DataFrame) -> pd.DataFrame:
+    shown = noise.assign(estimator=noise["estimator"].map(short))
+    for c in ("init noise", "baseline seed noise"):
+        shown[c] = [f"{100 * v:.3f}%" for v in noise[c]]
+    shown["init bits"] = noise["init bits"].round(0).astype(int)
+    return shown if shown["note"].any() else shown.drop(columns="note")
 
 
 def markdown(results: pd.DataFrame, tables: dict, plan, seconds: dict) -> str:
@@ -78,16 +116,29 @@ def markdown(results: pd.DataFrame, tables: dict, plan, seconds: dict) -> str:
         f"total {seconds['total']:.0f} s before the report.", "",
         "Runs: " + ", ".join(f"`{r.series}` ({_describe(r.method)})" for r in runs) + ".", "",
         f"Every run trains with {len(plan.train_seeds)} seeds ({', '.join(map(str, plan.train_seeds))}); the "
-        f"first writes the measured series, every seed gives a test accuracy (`seeds.csv`; mean ± sd below). "
-        f"Noise: per model and estimator (and per QuBD plane), the largest |1 - bits(draw) / bits(init)| over "
-        f"{len(plan.init_draws)} fresh random initialisations of that model; \"lower\" means below 1 by more "
-        "than that noise.", "",
+        "first writes the series over epochs, and every seed's final weights are measured (`<series>_final`) "
+        "and give a test accuracy (`seeds.csv`; mean ± sd below). Each model's initialisation is measured on "
+        f"{len(plan.init_draws)} fresh random draws (seeds {plan.init_draws[0]}..{plan.init_draws[-1]}, none a "
+        "training seed).", "",
+        "**How the verdicts are reached.** Every comparison tests a run's final bits over its training seeds "
+        "against a reference's draws (the random initialisations, the baseline's seeds, or the finals' shuffles) "
+        "with Welch's t-test of the two means (`kcomplexity.analysis.inference`); the ratio of means is given "
+        "with its 95 % interval and the reference's noise (sd / mean). Within each claim the p-values are "
+        "adjusted with Holm, so the chance of any false \"lower\" in a claim is at most 5 %. A row reads "
+        "\"lower\", \"higher\" or \"no evidence\"; where the reference's draws are identical (`motif-4` "
+        "codes every random initialisation in stored mode) the noise cannot be estimated and the row says so. "
+        "Accuracy is \"within 3 points\" only when a one-sided Welch test over the seeds shows it. Every row: "
+        "`claims.csv`.", "",
+        "## Noise", "",
+        "Per model and estimator: the spread of the random initialisations (init noise = sd / mean over the "
+        "draws) and of the baseline's finals over the training seeds.", "",
+        markdown_table(noise_table(tables["noise"]), digits=4), "",
         "## Results at the last epoch", "",
-        "Model bits relative to the run's epoch 0 (the initialisation shared by every run of a model; "
-        "for QAT runs its quantised version, the weights those runs deploy); < 1 = simpler.", "",
+        "Model bits (mean over the training seeds' finals) relative to the mean of the model's random "
+        "initialisations; < 1 = simpler. For QAT runs the ratio includes the quantisation.", "",
         markdown_table(printable(summary)), "",
-        "Full table (bits per parameter, ratio to init, ratio to the shuffled weights): `summary.csv`; "
-        "every (series, step, tensor, estimator) row: `results.parquet` / `results.csv`.", "",
+        "Full table (bits per parameter, ratio to init, ratio to the shuffled weights, seed spreads): "
+        "`summary.csv`; every (series, step, tensor, estimator) row: `results.parquet` / `results.csv`.", "",
         "## Claims of the seed papers, checked on this run", "",
     ]
     titles = {"a": "Trained weights are simpler than their initialisation under each estimator",
@@ -98,14 +149,14 @@ def markdown(results: pd.DataFrame, tables: dict, plan, seconds: dict) -> str:
     for claim in tables["claims"]:
         lines += [f"**({claim['id']}) {titles[claim['id']]}: {claim['verdict']}.** {claim['statement']}", ""]
         lines += [f"- {d}" for d in claim["details"]] + [""]
-    lines += sparsity_section(tables)
+    lines += sparsity_section(tables, list(dict.fromkeys(results["estimator"])), epochs)
     lines += ["## Figures", ""]
     for name, caption in FIGURES.items():
         lines += [f"![{caption}]({name})", "", f"*{caption}*", ""]
     return "\n".join(lines)
 
 
-def sparsity_section(tables: dict) -> list[str]:
+def sparsity_section(tables: dict, estimators: list[str], epochs: int) -> list[str]:
     """The l_q ratio and PQ index of each run beside its bits, the Spearman table and its reading."""
     corr = tables["correlations"]
     if corr.empty:
@@ -114,11 +165,11 @@ def sparsity_section(tables: dict) -> list[str]:
     return ["## Does l_q compressibility predict the complexity estimates?", "",
             "`lq_ratio` = ||w||_q / (d^(1/q - 1/2) ||w||_2) with q = 0.5 (1 = flat, smaller = sparser) and "
             "`pq_index` = 1 - d^(1 - 1/p) ||w||_p / ||w||_1 with p = 0.5 (0 = flat, larger = sparser), of the "
-            "whole model (all trainable tensors, zeros included) at the last epoch; both ignore arrangement, so "
+            "whole model (all trainable tensors, zeros included) at the last epoch of the first training seed; both ignore arrangement, so "
             "a shuffle leaves them unchanged. `k_bound/d`: the fraction of weights that the best k-term bound "
             "sigma_k(w)_2 <= k^(1/2 - 1/q) ||w||_q keeps to guarantee a relative l2 error of 0.1; `k_eps/d`: the "
             "fraction that actually reaches it.", "",
-            markdown_table(relation_table(tables["summary"]), digits=4), "",
+            markdown_table(relation_table(tables["relation"], estimators, epochs), digits=4), "",
             "Spearman rank correlation of bits/param with each measure, per estimator, over the trained runs "
             "(controls left out; `sparsity_correlations.csv`):", "",
             markdown_table(shown), "", *[f"- {line}" for line in tables["reading"]], ""]
