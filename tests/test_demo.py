@@ -342,7 +342,9 @@ def null_rates(trials: int, seed: int = 0) -> dict:
 
 
 def test_seeded_null_gets_lower_verdicts_at_most_at_the_family_rate():
-    trials = 300
+    # 600 trials (seed 7) gave a 0.048, a-qubd 0.030, b 0.015, c 0.018, d 0.020; the rule this replaces
+    # ("beyond the largest deviation over 5 init draws", no correction) gave about 0.58 for claim (a)
+    trials = 240
     rates = null_rates(trials)
     slack = 2.5 * np.sqrt(0.05 * 0.95 / trials)  # 2.5 binomial SE above the 5 % family-wise bound
     assert all(rate <= 0.05 + slack for rate in rates.values()), rates

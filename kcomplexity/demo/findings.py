@@ -75,12 +75,13 @@ class Totals:
         self.plan = plan
         self.frame = model_totals(results)
         ordered = self.frame.sort_values(["series", "estimator", "step"])
-        self._draws = {key: rows["bits"].to_numpy() for key, rows in ordered.groupby(["series", "estimator"])}
+        bits = ordered["bits"].to_numpy()
+        self._draws = {key: bits[i] for key, i in ordered.groupby(["series", "estimator"]).indices.items()}
         self.accuracy = self.frame.groupby(["series", "step"])["accuracy"].first()
         self.estimators = list(dict.fromkeys(results["estimator"]))
         planes = plane_totals(results).sort_values(["series", "step"])
-        self._planes = {series: rows.drop(columns=["series", "step"]).to_numpy()
-                        for series, rows in planes.groupby("series")}
+        values = planes.drop(columns=["series", "step"]).to_numpy()
+        self._planes = {series: values[i] for series, i in planes.groupby("series").indices.items()}
         self.seeds = {s: list((accuracies or {}).get(s) or self.accuracy[plan.final(s)]) for s in plan.series}
 
     def draws(self, series: str, estimator: str) -> np.ndarray:
