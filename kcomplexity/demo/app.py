@@ -2,8 +2,8 @@
 
 Steps (each prints progress): train every run of the ``Plan`` with every training seed: the
 first seed writes the whole series ``OUT/runs/<series>/`` (one checkpoint per epoch), every
-seed writes its final (deployed) weights into ``OUT/runs/<series>_final/`` (step = training
-seed) and its test accuracy into ``OUT/seeds.csv``. Then the controls: ``shuffled_<series>``
+other seed its final (deployed) weights into ``OUT/runs/<series>_final/`` (step = training
+seed); every seed's test accuracy goes to ``OUT/seeds.csv``. Then the controls: ``shuffled_<series>``
 (each final of ``<series>_final`` with every tensor's values permuted, step = training seed),
 ``shuffled_<model>_init`` (the first seed's initialisation permuted) and
 ``<model>_random_init`` (fresh draws of the same architecture, step = draw seed, seeds
@@ -87,12 +87,13 @@ class Plan:
 
     @staticmethod
     def final(series: str) -> str:
-        """The series of every training seed's final checkpoint (step = training seed)."""
+        """The final checkpoints of the training seeds after the first (step = seed); the first seed's
+        final is the last epoch of ``series`` itself (measured once)."""
         return f"{series}_final"
 
     @staticmethod
     def shuffled(series: str) -> str:
-        """Each final of ``final(series)`` shuffled (step = training seed)."""
+        """Every training seed's final of ``series`` shuffled (step = training seed)."""
         return f"shuffled_{series}"
 
     @staticmethod
@@ -143,7 +144,7 @@ def write_controls(runs_dir: Path, plan: Plan, data: Split, finals: dict[str, di
     for run in plan.runs:
         shuffled = {k: shuffle(w, seed=seed) for k, w in finals[run.series].items()}
         write_series(runs_dir / plan.shuffled(run.series), run.model, shuffled, data,
-                     {"kind": "shuffle", "of": plan.final(run.series), "seed": seed})
+                     {"kind": "shuffle", "of": f"{run.series} finals", "seed": seed})
     for model_name in plan.models:
         init = weights_of(build_model(model_name, plan.train_seeds[0]))
         write_series(runs_dir / plan.shuffled_init(model_name), model_name, {0: shuffle(init, seed=seed)}, data,
@@ -153,8 +154,8 @@ def write_controls(runs_dir: Path, plan: Plan, data: Split, finals: dict[str, di
 
 
 def train_all(runs_dir: Path, plan: Plan, data: Split, say: Callable[[str], None]) -> tuple[dict, dict, dict]:
-    """Train each run with every training seed: the first writes ``runs_dir/<series>``, every seed its
-    final deployed weights to ``runs_dir/<series>_final``. Returns (seconds per series, test accuracies
+    """Train each run with every training seed: the first writes ``runs_dir/<series>``, every other seed
+    its final deployed weights to ``runs_dir/<series>_final``. Returns (seconds per series, test accuracies
     per series in seed order, series -> {seed: final weights})."""
     seconds, accuracies, finals = {}, {}, {}
     for i, run in enumerate(plan.runs, 1):
@@ -166,7 +167,8 @@ def train_all(runs_dir: Path, plan: Plan, data: Split, say: Callable[[str], None
             with run.method.deployed(result.model):
                 finals[run.series][seed] = weights_of(result.model)
             accuracies[run.series].append(result.accuracy)
-        write_series(runs_dir / plan.final(run.series), run.model, finals[run.series], data, {"kind": "final"})
+        others = {seed: w for seed, w in finals[run.series].items() if seed != plan.train_seeds[0]}
+        write_series(runs_dir / plan.final(run.series), run.model, others, data, {"kind": "final"})
         seconds[run.series] = time.perf_counter() - start
         acc = np.array(accuracies[run.series])
         say(f"[train {i}/{len(plan.runs)}] {run.series:<24} test accuracy {acc.mean():.3f} ± "

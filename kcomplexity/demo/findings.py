@@ -5,7 +5,8 @@ Every series name comes from the run plan (``app.Plan``). Model bits are the sum
 matrices measured by ``analyse`` (``model_totals``).
 
 Draws. A trained run is a random object: each training seed gives other weights. Its draws are
-the final checkpoints of every training seed (``<series>_final``). The model's initialisation is
+the final checkpoints of every training seed (the last epoch of ``<series>``, then
+``<series>_final``). The model's initialisation is
 one too: its draws are the plan's >= 8 fresh random-init draws (``<model>_random_init``, seeds
 disjoint from the training seeds). A shuffle control's draws are the shuffles of the finals.
 
@@ -82,14 +83,16 @@ class Totals:
         planes = plane_totals(results).sort_values(["series", "step"])
         values = planes.drop(columns=["series", "step"]).to_numpy()
         self._planes = {series: values[i] for series, i in planes.groupby("series").indices.items()}
-        self.seeds = {s: list((accuracies or {}).get(s) or self.accuracy[plan.final(s)]) for s in plan.series}
+        self.seeds = {s: list((accuracies or {}).get(s) or [self.accuracy[(s, plan.epochs)],
+                                                              *self.accuracy[plan.final(s)]]) for s in plan.series}
 
     def draws(self, series: str, estimator: str) -> np.ndarray:
         """Model bits of every checkpoint of ``series`` in step order."""
         return self._draws[(series, estimator)]
 
     def finals(self, series: str, estimator: str) -> np.ndarray:
-        return self.draws(self.plan.final(series), estimator)
+        """Every training seed's final bits: the last epoch of ``series``, then ``plan.final(series)``."""
+        return np.r_[self.draws(series, estimator)[-1], self.draws(self.plan.final(series), estimator)]
 
     def inits(self, model: str, estimator: str) -> np.ndarray:
         return self.draws(self.plan.random_init(model), estimator)
@@ -97,6 +100,10 @@ class Totals:
     def plane_draws(self, series: str) -> np.ndarray:
         """QuBD bits per plane (LSB..MSB) of every checkpoint of ``series``: one row per step."""
         return self._planes[series]
+
+    def final_planes(self, series: str) -> np.ndarray:
+        """QuBD bits per plane of every training seed's final, one row per seed (as ``finals``)."""
+        return np.vstack([self.plane_draws(series)[-1:], self.plane_draws(self.plan.final(series))])
 
     def n_params(self, series: str, estimator: str) -> int:
         return int(self.frame.query("series == @series and estimator == @estimator")["n_params"].iloc[0])
@@ -138,7 +145,7 @@ def summary_table(t: Totals, sparsity: pd.DataFrame) -> pd.DataFrame:
                     for c in SPARSITY_COLUMNS + BOUND_COLUMNS})
         for e in t.estimators:
             finals = t.finals(s, e)
-            n = t.n_params(t.plan.final(s), e)
+            n = t.n_params(s, e)
             row[f"{e} bits/param"], row[f"{e} bits/param sd"] = finals.mean() / n, finals.std(ddof=1) / n
             row[f"{e} vs init"] = finals.mean() / t.inits(model, e).mean()
             row[f"{e} vs init sd"] = finals.std(ddof=1) / t.inits(model, e).mean()  # seed-to-seed spread
@@ -218,7 +225,7 @@ def plane_table(t: Totals) -> pd.DataFrame:
     rows = []
     for m in t.plan.models:
         base = t.plan.baseline(m)
-        trained = t.plane_draws(t.plan.final(base))
+        trained = t.final_planes(base)
         for reference, series in (("init", t.plan.random_init(m)), ("shuffled", t.plan.shuffled(base))):
             ref = t.plane_draws(series)
             for i in range(trained.shape[1]):
@@ -234,7 +241,7 @@ def claim_a_qubd(t: Totals) -> dict:
     rows, details, planes = [], [], plane_table(t)
     for m in t.plan.models:
         base = t.plan.baseline(m)
-        trained, init = t.plane_draws(t.plan.final(base)), t.plane_draws(t.plan.random_init(m))
+        trained, init = t.final_planes(base), t.plane_draws(t.plan.random_init(m))
         half = trained.shape[1] // 2
         top, bottom = (lambda p: p[:, half:].sum(1)), (lambda p: p[:, :half].sum(1))
         rows += [bits_row(f"{base} top {trained.shape[1] - half} planes", QUBD, top(trained), top(init)),
@@ -264,19 +271,30 @@ def _against_baseline(t: Totals, runs: list, check_accuracy: bool) -> tuple[dict
     return holds, tests
 
 
+def per_estimator(tests: pd.DataFrame, n: int) -> str:
+    """The count per estimator of a claim's "lower" rows (accuracy rows: "within 3 points"), as a sentence."""
+    counts = [f"{short(e)} {int((rows['verdict'] == ('lower' if e != 'accuracy' else WITHIN)).sum())} of {n}"
+              for e, rows in tests.groupby("estimator", sort=False)]
+    return " Per estimator (lower; accuracy: within 3 points): " + "; ".join(counts) + "."
+
+
 def claim_b(t: Totals) -> dict:
     """(b) MoMos: accuracy within 3 points of the baseline's and bits lower under every estimator."""
     holds, tests = _against_baseline(t, t.plan.runs_of(Momos), check_accuracy=True)
-    return _claim("b", holds, "A MoMos run counts when its test accuracy over the seeds is shown within 3 points of "
-                              "its baseline's (Welch non-inferiority) and its final bits are lower than the "
-                              "baseline's under every estimator (Welch over the seeds; Holm over all rows).", tests)
+    claim = _claim("b", holds, "A MoMos run counts when its test accuracy over the seeds is shown within 3 points "
+                               "of its baseline's (Welch non-inferiority) and its final bits are lower than the "
+                               "baseline's under every estimator (Welch over the seeds; Holm over all rows).", tests)
+    claim["statement"] += per_estimator(tests, len(holds))
+    return claim
 
 
 def claim_c(t: Totals) -> dict:
     """(c) pruned and QAT-quantised models: bits lower than the baseline's under every estimator."""
     holds, tests = _against_baseline(t, t.plan.runs_of(Prune, QAT), check_accuracy=False)
-    return _claim("c", holds, "A pruned or QAT run counts when its final bits over the seeds are lower than its "
-                              "baseline's under every estimator (Welch; Holm over all rows).", tests)
+    claim = _claim("c", holds, "A pruned or QAT run counts when its final bits over the seeds are lower than its "
+                               "baseline's under every estimator (Welch; Holm over all rows).", tests)
+    claim["statement"] += per_estimator(tests, len(holds))
+    return claim
 
 
 def claim_d(t: Totals) -> dict:
