@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import MODEL_TENSOR, model_totals
-from ..analysis.inference import ALPHA, against_reference, holm, verdict
+from ..analysis.inference import ALPHA, RTOL, against_reference, holm, verdict
 from ..train.methods import QAT, Momos, Prune
 
 QUBD = "bitplanes8|bdm2d"
@@ -124,7 +124,7 @@ def noise_table(t: Totals) -> pd.DataFrame:
                    "init noise": init.std(ddof=1) / init.mean(), "seeds": len(finals),
                    "baseline seed noise": finals.std(ddof=1) / finals.mean()}
             same = [what for what, draws in (("random-init draws", init), ("baseline finals", finals))
-                    if np.ptp(draws) == 0]
+                    if np.ptp(draws) <= RTOL * abs(draws.mean())]
             row["note"] = (f"all the {' and all the '.join(same)} cost the same bits (a fixed-length code such as "
                            "stored mode): that noise cannot be estimated") if same else ""
             rows.append(row)
@@ -186,7 +186,7 @@ def describe(row) -> str:
     text = f"{row['case']} {short(row['estimator'])}: ratio {row['ratio']:.3f}"
     if not str(row["test"]).startswith(("Welch", "prediction")):  # undefined, or every draw identical
         return f"{text}, no test ({row['test'].removeprefix('undefined: ')}) -> {row['verdict']}"
-    noise = "reference noise 0: its draws are identical, judged on the run's own spread" if row["noise"] == 0 \
+    noise = "reference noise 0: its draws are identical, judged on the run's own spread" if row["noise"] <= RTOL \
         else f"reference noise {100 * row['noise']:.2f}%"
     return (f"{text} [{row['ci_low']:.3f}, {row['ci_high']:.3f}], p {row['p_value']:.2g}, Holm p "
             f"{row['p_adjusted']:.2g} -> {row['verdict']} ({row['test']}; {noise})")
