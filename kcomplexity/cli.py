@@ -52,8 +52,8 @@ def _add_selection_options(p: argparse.ArgumentParser, per: bool = True, default
                    help="skip tensors with fewer than N dimensions (QuBD uses 2; MoMos 0)")
     if per:
         p.add_argument("--per", choices=("tensor", "model"), default="tensor",
-                       help="one row per tensor, or one per checkpoint with all tensors concatenated "
-                            "in natural name order")
+                       help="one row per tensor, or one per checkpoint with all tensors joined in the canonical "
+                            "model order (natural name order, whatever the file format)")
 
 
 def _progress(args) -> "str | bool":
