@@ -446,14 +446,16 @@ def _tile_rows(grid: np.ndarray, per_tile: tuple[int, int]) -> list[np.ndarray]:
     return out
 
 
-def score_tiles(grid: np.ndarray, per_tile: tuple[int, int], ndim: int, nsymbols: int) -> Score:
+def score_tiles(grid: np.ndarray, per_tile: tuple[int, int], ndim: int, nsymbols: int,
+                whole: np.ndarray | None = None) -> Score:
     """Sum of BDM over the tiles of a grid of raw block codes (full-size blocks only).
 
     Each tile's codes are sorted (one row per tile): a run of equal codes is one distinct
     block b of that tile, and its length is n(b). Over all tiles, sum CTM(b) is the dot of
     the CTM table with a histogram of the runs' codes, and sum log2 n(b) comes from the run
     lengths: no loop over tiles, and work beyond the sort in proportion to the fewer of
-    the runs and the repeats.
+    the runs and the repeats. ``whole`` (a zeroed dense histogram, small alphabets only) also
+    receives every block's code: the whole form's counts, from the same pass.
     """
     side = TABLES[(ndim, nsymbols)][1]
     n_codes = nsymbols ** side ** ndim
@@ -472,11 +474,13 @@ def score_tiles(grid: np.ndarray, per_tile: tuple[int, int], ndim: int, nsymbols
             if not dense:
                 ctm, absent = lookup(ordered[first].astype(np.int64), ndim, nsymbols, side)
                 ctm_bits, missing = ctm_bits + float(ctm.sum()), missing + int(absent.sum())
-            elif 2 * runs <= ordered.size:
+            elif 2 * runs <= ordered.size and whole is None:
                 by_code += histogram(ordered[first], n_codes)
-            else:  # mostly distinct: every block, less the repeats
-                by_code += histogram(ordered, n_codes)
-                by_code -= histogram(ordered[~first], n_codes)
+            else:  # every block, less the repeats
+                every = histogram(ordered, n_codes)
+                by_code += every - histogram(ordered[~first], n_codes)
+                if whole is not None:
+                    whole += every
             distinct += runs
         blocks, largest = blocks + rows.size, max(largest, rows.shape[1])
     if dense:
@@ -626,9 +630,20 @@ class BDM(Coder):
         scores, stable_bits = {}, {}
         for s in streams:
             grid = grids.pop(s.name, None)
-            score = scores[s.name] = self._score(s, grid)
+            if stable is self or (self.ndim, s.nsymbols) not in TABLES:  # _score says what is wrong
+                scores[s.name] = self._score(s, grid)
+                continue
             side = TABLES[(self.ndim, s.nsymbols)][1]
-            if stable is not self and score.saturation <= 1 and score.blocks > (stable.tile // side) ** self.ndim:
+            n_codes, per = s.nsymbols ** side ** self.ndim, (stable.tile // side,) * self.ndim
+            if grid is not None and math.prod(per) < grid.size <= n_codes <= RAW_TABLE_LIMIT:
+                # both forms from one pass over the sorted tiles
+                whole = np.zeros(n_codes, np.int64)
+                stable_bits[s.name] = score_tiles(grid.reshape(-1, grid.shape[-1]), per[-2:] if self.ndim == 2
+                                                  else (1, per[0]), self.ndim, s.nsymbols, whole).bits
+                scores[s.name] = score_counts({side: _present(whole)}, self.ndim, s.nsymbols)
+                continue
+            score = scores[s.name] = self._score(s, grid)
+            if score.saturation <= 1 and score.blocks > math.prod(per):
                 if grid is None:
                     grid = stable._block_grids([s]).get(s.name)
                 stable_bits[s.name] = stable._score(s, grid).bits
