@@ -157,7 +157,9 @@ def train_all(runs_dir: Path, plan: Plan, data: Split, say: Callable[[str], None
     """Train each run with every training seed: the first writes ``runs_dir/<series>``, every other seed
     its final deployed weights to ``runs_dir/<series>_final``. Returns (seconds per series, test accuracies
     per series in seed order, series -> {seed: final weights})."""
-    seconds, accuracies, finals = {}, {}, {}
+    seconds: dict[str, float] = {}
+    accuracies: dict[str, list[float]] = {}
+    finals: dict[str, dict[int, dict[str, np.ndarray]]] = {}
     for i, run in enumerate(plan.runs, 1):
         start = time.perf_counter()
         finals[run.series], accuracies[run.series] = {}, []
