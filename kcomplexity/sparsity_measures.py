@@ -64,7 +64,7 @@ def stechkin_constant(q: float, p: float = 2.0) -> float:
     c = [(q/p)^(q/p) (1 - q/p)^(1 - q/p)]^(1/q) <= 1. 0.3248 at q = 1/2, p = 2; 1/2 at q = 1, p = 2.
     Equal |w_i| with k = (1 - q/p) d attain it.
 
-    >>> round(stechkin_constant(0.5), 4), stechkin_constant(1.0)
+    >>> round(stechkin_constant(0.5), 4), round(stechkin_constant(1.0), 12)
     (0.3248, 0.5)
     """
     if not 0 < _number(q, "q") < _number(p, "p"):
