@@ -268,7 +268,7 @@ class Best(Pipeline):
         if budget is not None and not budget > 0:
             raise SpecError(f"the time budget is a number of seconds > 0, got {budget!r}")
         self.budget, self.workers = budget, workers or len(self.members)
-        self.encoding = self.coder = None  # the winner's, known only after a run
+        self.encoding = self.coder = None  # type: ignore[assignment]  # the winner's, known only after a run
 
     @classmethod
     def from_spec(cls, spec: str) -> "Best":

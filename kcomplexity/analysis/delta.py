@@ -19,12 +19,13 @@ series has no predecessor and no delta rows.
 from __future__ import annotations
 
 import time
+from typing import cast
 from abc import ABC, abstractmethod
 
 import numpy as np
 
 from ..arrays import bit_patterns
-from ..coders.bdm import BDM
+from ..coders.bdm import BDM, alphabet
 from ..coders.bdm_extras import bdm_conditional
 from ..errors import SpecError, TooSmall
 from ..estimators import Estimate, Pipeline, parse
@@ -84,8 +85,8 @@ class ConditionalBDMDelta(Delta):
         start = time.perf_counter()
         now, before = current.encode(pipeline.encoding), previous.encode(pipeline.encoding)
         try:
-            coder, details = self.form(pipeline.coder, now.streams)
-            streams = {s.name: bdm_conditional(coder.symbols(s), coder.symbols(p), coder.ndim, s.nsymbols,
+            coder, details = self.form(cast(BDM, pipeline.coder), now.streams)
+            streams = {s.name: bdm_conditional(coder.symbols(s), coder.symbols(p), coder.ndim, alphabet(s),
                                                partition=coder.partition, tile=coder.tile)
                        for s, p in zip(now.streams, before.streams, strict=True)}
         except TooSmall as exc:

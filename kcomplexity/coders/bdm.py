@@ -30,11 +30,15 @@ import math
 import sys
 import warnings
 from collections import defaultdict
+from collections.abc import Callable
+from typing import TypeVar
 from dataclasses import dataclass
 from functools import lru_cache, reduce
 from itertools import product
 
 import numpy as np
+
+T = TypeVar("T")
 from numpy.lib.stride_tricks import as_strided
 
 from ..arrays import as_array, histogram
@@ -506,7 +510,8 @@ def tiles(shape: tuple[int, ...], tile: int):
         yield tuple(slice(o, o + tile) for o in origin)
 
 
-def over_tiles(measure, shape: tuple[int, ...], tile: int) -> list[tuple[tuple[slice, ...], object]]:
+def over_tiles(measure: Callable[[tuple[slice, ...]], T], shape: tuple[int, ...],
+               tile: int) -> list[tuple[tuple[slice, ...], T]]:
     """The one tile loop: (part, ``measure(part)``) for every part of ``tiles(shape, tile)`` that
     holds a complete block (``measure`` raises TooSmall on the others). TooSmall when none does."""
     out = []
@@ -521,11 +526,19 @@ def over_tiles(measure, shape: tuple[int, ...], tile: int) -> list[tuple[tuple[s
     return out
 
 
+def alphabet(stream: Stream) -> int:
+    """The symbol stream's alphabet size k (a BDM coder's ``symbols`` has refused raw streams)."""
+    if stream.nsymbols is None:
+        raise SpecError(f"BDM scores symbol streams; {stream.name!r} holds raw values: use an encoding "
+                        "such as 'sign' or 'bitplanesB'")
+    return stream.nsymbols
+
+
 def score_tile_loop(x: np.ndarray, tile: int, ndim: int, nsymbols: int, partition: str) -> Score:
     """Sum of BDM over the tile x tile tiles of ``x`` (edge tiles smaller), each under ``partition``."""
     scores = over_tiles(lambda part: score_counts(count(x[part], ndim, nsymbols, partition=partition),
                                                   ndim, nsymbols), x.shape, tile)
-    return reduce(Score.add, (score for _, score in scores))
+    return reduce(Score.add, [score for _, score in scores])
 
 
 # ---------------------------------------------------------------- coders
@@ -587,7 +600,7 @@ class BDM(Coder):
         if (1, stream.nsymbols) not in TABLES:
             raise SpecError(f"'bdm' cannot score stream {stream.name!r} (qB gives 2^B symbols): "
                             + no_table_message(1, stream.nsymbols))
-        return stream.data.reshape(-1)
+        return stream.array.reshape(-1)
 
     def _block_grids(self, streams: list[Stream]) -> dict[str, np.ndarray]:
         """Raw block codes of the streams the 'ignore' partition cuts into a grid, by name."""
@@ -596,26 +609,26 @@ class BDM(Coder):
         out = {}
         for s in streams:
             data = self.symbols(s)
-            side = TABLES[(1, s.nsymbols)][1]
-            out[s.name] = pack(data[:data.size // side * side].reshape(-1, side), s.nsymbols, 1).reshape(1, -1)
+            side = TABLES[(1, alphabet(s))][1]
+            out[s.name] = pack(data[:data.size // side * side].reshape(-1, side), alphabet(s), 1).reshape(1, -1)
         return out
 
     def _score(self, stream: Stream, grid: np.ndarray | None) -> Score:
         """Score of a stream, from its grid of block codes when ``_block_grids`` made one."""
         if grid is not None:
-            side = TABLES[(self.ndim, stream.nsymbols)][1]
+            side = TABLES[(self.ndim, alphabet(stream))][1]
             if grid.size == 0:
                 raise too_small(stream.shape, side, self.partition)
             if self.tile is None:
-                counts = {side: _counts_of_grid(grid, stream.nsymbols ** side ** self.ndim)}
-                return score_counts(counts, self.ndim, stream.nsymbols)
+                counts = {side: _counts_of_grid(grid, alphabet(stream) ** side ** self.ndim)}
+                return score_counts(counts, self.ndim, alphabet(stream))
             per = self.tile // side
-            return score_tiles(grid, (1, per) if self.ndim == 1 else (per, per), self.ndim, stream.nsymbols)
+            return score_tiles(grid, (1, per) if self.ndim == 1 else (per, per), self.ndim, alphabet(stream))
         data = self.symbols(stream)
         if self.tile is not None:
-            return score_tile_loop(data, self.tile, self.ndim, stream.nsymbols, self.partition)
-        return score_counts(count(data, self.ndim, stream.nsymbols, partition=self.partition),
-                            self.ndim, stream.nsymbols)
+            return score_tile_loop(data, self.tile, self.ndim, alphabet(stream), self.partition)
+        return score_counts(count(data, self.ndim, alphabet(stream), partition=self.partition),
+                            self.ndim, alphabet(stream))
 
     def size_stable(self) -> "BDM":
         """This coder's size-stable form: itself when tiled or chunked, else the same partition
@@ -630,20 +643,20 @@ class BDM(Coder):
         scores, stable_bits = {}, {}
         for s in streams:
             grid = grids.pop(s.name, None)
-            if stable is self or (self.ndim, s.nsymbols) not in TABLES:  # _score says what is wrong
+            if stable is self or stable.tile is None or (self.ndim, s.nsymbols) not in TABLES:  # _score says why
                 scores[s.name] = self._score(s, grid)
                 continue
-            side = TABLES[(self.ndim, s.nsymbols)][1]
-            n_codes, per = s.nsymbols ** side ** self.ndim, (stable.tile // side,) * self.ndim
-            if grid is not None and math.prod(per) < grid.size <= n_codes <= RAW_TABLE_LIMIT:
+            side = TABLES[(self.ndim, alphabet(s))][1]
+            n_codes, per = alphabet(s) ** side ** self.ndim, stable.tile // side
+            if grid is not None and per ** self.ndim < grid.size <= n_codes <= RAW_TABLE_LIMIT:
                 # both forms from one pass over the sorted tiles
                 whole = np.zeros(n_codes, np.int64)
-                stable_bits[s.name] = score_tiles(grid.reshape(-1, grid.shape[-1]), per[-2:] if self.ndim == 2
-                                                  else (1, per[0]), self.ndim, s.nsymbols, whole).bits
-                scores[s.name] = score_counts({side: _present(whole)}, self.ndim, s.nsymbols)
+                stable_bits[s.name] = score_tiles(grid.reshape(-1, grid.shape[-1]), (per, per) if self.ndim == 2
+                                                  else (1, per), self.ndim, alphabet(s), whole).bits
+                scores[s.name] = score_counts({side: _present(whole)}, self.ndim, alphabet(s))
                 continue
             score = scores[s.name] = self._score(s, grid)
-            if score.saturation <= 1 and score.blocks > math.prod(per):
+            if score.saturation <= 1 and score.blocks > per ** self.ndim:
                 if grid is None:
                     grid = stable._block_grids([s]).get(s.name)
                 stable_bits[s.name] = stable._score(s, grid).bits
@@ -717,19 +730,21 @@ class BDM2D(BDM):
         if stream.nsymbols != 2 or ndim != 2:
             raise SpecError(f"'bdm2d' scores 2-D binary matrices, got {ndim}-D stream {stream.name!r} "
                             f"with {stream.nsymbols or 'raw'} symbols: use 'bitplanesB|bdm2d' (QuBD)")
-        return stream.data
+        return stream.array
 
     def _block_grids(self, streams: list[Stream]) -> dict[str, np.ndarray]:
         """4x4 block codes ('ignore' partition): the bit-planes of one code matrix in one pass."""
         if self.partition != "ignore":
             return {}
-        out, planes = {}, defaultdict(list)
+        out: dict[str, np.ndarray] = {}
+        planes: dict[int, list[tuple[str, np.ndarray, int]]] = defaultdict(list)
         for s in streams:
             if s.bitplane is not None and len(s.shape) == 2:
-                planes[id(s.bitplane[0])].append(s)
+                codes, bit = s.bitplane
+                planes[id(codes)].append((s.name, codes, bit))
             else:
                 out[s.name] = plane_block_codes(self.symbols(s), 1)[0]
         for group in planes.values():
-            grid = plane_block_codes(group[0].bitplane[0], max(s.bitplane[1] for s in group) + 1)
-            out.update({s.name: grid[s.bitplane[1]] for s in group})
+            grid = plane_block_codes(group[0][1], max(bit for _, _, bit in group) + 1)
+            out.update({name: grid[bit] for name, _, bit in group})
         return out
