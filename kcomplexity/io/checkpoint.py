@@ -10,9 +10,8 @@ from ..errors import SourceError
 
 class Checkpoint:
     """Base class: a named collection of tensors read one at a time. ``info()`` lists them in
-    the source's own order; ``carries_order`` is False where that order means nothing."""
+    the source's own order (a model joins them in natural name order, ``io.model_stream``)."""
     metadata: dict
-    carries_order = True
 
     def __init__(self, label: str):
         self.label, self.metadata = label, {}

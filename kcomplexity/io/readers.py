@@ -133,7 +133,6 @@ class SafetensorsCheckpoint(Checkpoint):
     read from; a tensor found in another shard too, or in no index entry, is left out with
     a warning. Open handles are kept (a few at a time), so reading stays linear in the count.
     """
-    carries_order = False  # the header is a name-keyed table
     OPEN_HANDLES = 8
 
     def __init__(self, files: list[Path], label: str, weight_map: dict | None = None):
