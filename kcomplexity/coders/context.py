@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -194,7 +195,7 @@ def expand_rows(per_row: np.ndarray, rows) -> np.ndarray:
 
 def stream_rows(stream: Stream) -> tuple[tuple[int, int], ...]:
     """The stream's (count, length) row runs, or one row when unknown."""
-    n = stream.data.size
+    n = stream.array.size
     rows = tuple((c, l) for c, l in (stream.rows or ()) if c * l)
     return rows if sum(c * l for c, l in rows) == n else ((1, n),)
 
@@ -243,8 +244,8 @@ def candidates(stream: Stream, decoded: dict[str, np.ndarray], alphabet: int) ->
 def symbols_and_alphabet(stream: Stream) -> tuple[np.ndarray, int, np.ndarray | None]:
     """(symbols, alphabet, byte-position context or None): raw streams as their bytes."""
     if stream.nsymbols is not None:
-        return stream.data.reshape(-1), stream.nsymbols, None
-    raw = np.ascontiguousarray(stream.data.reshape(-1))
+        return stream.array.reshape(-1), stream.nsymbols, None
+    raw = np.ascontiguousarray(stream.array.reshape(-1))
     size = raw.dtype.itemsize
     data = raw.view(np.uint8)
     position = None if size == 1 else np.tile(np.arange(size, dtype=np.uint8), raw.size)
@@ -278,6 +279,7 @@ def plan(stream: Stream, decoded: dict[str, np.ndarray]) -> Plan:
         bits += side + CHOICE_BITS
         if best is None or bits < best.bits:
             best = Plan(name, values, threshold, float(bits), row_values)
+    assert best is not None  # order 0 ("none") is always a candidate
     return best
 
 
@@ -326,10 +328,10 @@ def _encode_groups(encoder, symbols: np.ndarray, group_of: np.ndarray, alphabet:
 
 def _decode_groups(decoder, tables: list, group_of: np.ndarray, alphabet: int, n: int) -> np.ndarray:
     """Invert ``_encode_groups`` given the same group of every position."""
-    out, tables = np.zeros(group_of.size, np.int64), iter(tables)
+    out, pending = np.zeros(group_of.size, np.int64), iter(tables)
     sizes = np.bincount(group_of, minlength=1)
     for group, where in _pieces(_group_order(group_of), sizes):
-        table, size = next(tables), int(sizes[group])
+        table, size = next(pending), int(sizes[group])
         if table[0]:  # adaptive: as many symbols as the group has positions
             out[where] = decode_kt(None, alphabet, size, decoder)
             continue
@@ -363,7 +365,7 @@ class Context(Coder):
         for name in decode_order(list(by_name)):
             stream = by_name[name]
             p = plan(stream, decoded)
-            decoded[name] = stream.data.reshape(-1)
+            decoded[name] = stream.array.reshape(-1)
             out[name] = ContextCoded(p.bits, {"context": {name: p.context}}, plan=p)
         return {s.name: out[s.name] for s in streams}
 
@@ -377,10 +379,11 @@ class Context(Coder):
         decoded: dict[str, np.ndarray] = {}
         out = {}
         for name in decode_order(list(by_name)):
-            stream, p = by_name[name], coded[name].plan
+            stream, p = by_name[name], cast(ContextCoded, coded[name]).plan
             if coded[name].stored:  # the pipeline reads it verbatim; later streams may use it as context
-                decoded[name] = stream.data.reshape(-1)
+                decoded[name] = stream.array.reshape(-1)
                 continue
+            assert p is not None  # code_all plans every stream it does not store
             words, tables, row_tables = self._write(stream, p)
             data, real = self._read(stream, p, words, tables, row_tables, decoded)
             decoded[name] = data.reshape(-1)
@@ -405,7 +408,7 @@ class Context(Coder):
         """Decode one stream given the streams decoded before it; its shape, dtype and row runs
         are known to the decoder, and of the plan only the choice (context, threshold) is read."""
         _, alphabet, position = symbols_and_alphabet(stream)
-        n = stream.data.size * (1 if stream.nsymbols is not None else stream.data.dtype.itemsize)
+        n = stream.array.size * (1 if stream.nsymbols is not None else stream.array.dtype.itemsize)
         decoder = _range_coder().RangeDecoder(words)
         option = candidates(stream, decoded, alphabet).get(p.context) if stream.nsymbols is not None else None
         values = position if p.context == "byte" else option[0] if option else None
@@ -417,7 +420,7 @@ class Context(Coder):
         symbols = _decode_groups(decoder, tables, _group_of(values, p.threshold, n), alphabet, n)
         real = CHOICE_BITS + sum(len(t) for t in (*tables, *row_tables)) + 32 * len(words)
         if stream.nsymbols is None:
-            data = symbols.astype(np.uint8).view(stream.data.dtype.newbyteorder("<"))
+            data = symbols.astype(np.uint8).view(stream.array.dtype.newbyteorder("<"))
         else:
-            data = symbols.astype(stream.data.dtype)
-        return data.reshape(stream.data.shape), real
+            data = symbols.astype(stream.array.dtype)
+        return data.reshape(stream.array.shape), real

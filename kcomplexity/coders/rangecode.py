@@ -114,7 +114,7 @@ def encode_kt(ranks: np.ndarray, k: int, encoder=None) -> np.ndarray:
     return encoder.get_compressed() if own else np.zeros(0, np.uint32)
 
 
-def decode_kt(words: np.ndarray, k: int, n: int, decoder=None) -> np.ndarray:
+def decode_kt(words: np.ndarray | None, k: int, n: int, decoder=None) -> np.ndarray:
     """Invert ``encode_kt`` for ``n`` symbols, one at a time (each model needs the symbols before
     it), from ``words`` or, when given, from ``decoder``."""
     out = np.zeros(n, np.int64)
