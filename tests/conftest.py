@@ -20,7 +20,7 @@ def _save_hf(tmp_path_factory, name, build, seed):
 
 @pytest.fixture(scope="session")
 def tiny_bert_config():
-    import transformers
+    transformers = pytest.importorskip("transformers")  # the 'hf' extra; the torch-free core run has neither
     return transformers.BertConfig(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                                    intermediate_size=128, max_position_embeddings=64, pad_token_id=0)
 

@@ -18,9 +18,12 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the supervised 
 
 
 def _start(args, cwd):
+    """The CLI as a terminal starts it: with Ctrl-C's default action (a shell's background job,
+    such as CI's, inherits SIGINT ignored, and a program rightly keeps ignoring it)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "kcomplexity.cli", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(condition, timeout: float = 120.0) -> None:
