@@ -35,7 +35,7 @@ def bert_dir(tmp_path_factory, tiny_bert_config):
 
 @pytest.fixture(scope="session")
 def gpt2_dir(tmp_path_factory):
-    import transformers
+    transformers = pytest.importorskip("transformers")
     config = transformers.GPT2Config(vocab_size=300, n_embd=64, n_layer=2, n_head=2, n_positions=64,
                                      bos_token_id=0, eos_token_id=0)
     return _save_hf(tmp_path_factory, "gpt2", lambda: transformers.GPT2LMHeadModel(config), seed=100)
