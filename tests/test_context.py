@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import kcomplexity as kc
+from kcomplexity.coders import context
 from kcomplexity.coders.context import ALLOWANCE_BITS, PRECISION, model_bits, quantize
+from kcomplexity.encodings import Stream
 from kcomplexity.io import ModelStream
 
 
@@ -60,8 +62,31 @@ def test_row_scale_context_beats_order0():
     scales = 2.0 ** rng.integers(-12, 0, (400, 1))
     x = (rng.standard_normal((400, 300)) * scales).astype(ml_dtypes.bfloat16)
     ctx, order0 = kc.estimate(x, "fields|ctx", verify=True), kc.estimate(x, "fields|entropy")
-    assert ctx.details["context"]["exponent"] == "row"
+    assert ctx.details["context"]["exponent"] in ("row", "rowcol")
     assert ctx.bits < order0.bits - 1.0 * x.size  # the exponent given its row: over 1 bit per value saved
+
+
+def test_row_and_column_scales_multiply(monkeypatch):
+    """Scales of rows times scales of columns (as in a layer fed by uneven features): the
+    exponent given both its row's and its column's mean beats either alone."""
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((300, 200)) * 2.0 ** rng.integers(-6, 0, (300, 1))
+         * 2.0 ** rng.integers(-6, 0, (1, 200))).astype(ml_dtypes.bfloat16)
+    both = kc.estimate(x, "fields|ctx", verify=True)
+    assert both.details["context"]["exponent"] == "rowcol" and both.details["verified_bits"] <= both.bits
+    exponent = Stream("exponent", (x.view(np.uint16) >> 7 & 255).astype(np.uint8).reshape(-1), 256, rows=((300, 200),))
+    both_bits = context.plan(exponent, {}).bits
+    monkeypatch.setattr(context, "has_columns", lambda rows: False)
+    assert context.plan(exponent, {}).context == "row" and both_bits < 0.85 * context.plan(exponent, {}).bits
+
+
+def test_small_matrices_split_the_mantissa():
+    """A 384 x 384 Gaussian matrix: the mantissa's top bits given the exponent, its low bits
+    given the top bits, instead of a 128-symbol histogram per exponent."""
+    x = (np.random.default_rng(9).standard_normal((384, 384)) * 0.05).astype(ml_dtypes.bfloat16)
+    e = kc.estimate(x, "fields|ctx", verify=True)
+    assert e.details["split"]["mantissa_0"] and e.details["context"]["mantissa_0"] == "exponent"
+    assert e.details["verified_bits"] <= e.bits
 
 
 def test_narrow_float_rows_are_found():

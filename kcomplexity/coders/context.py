@@ -39,7 +39,8 @@ from .rangecode import (PRECISION, STATE_BITS, WORD_BITS, _model, _range_coder, 
 ALLOWANCE_BITS = -math.log2(1 - 2.0 ** (PRECISION - (STATE_BITS - WORD_BITS)))
 FLUSH_BITS = STATE_BITS + WORD_BITS
 THRESHOLDS = tuple(4 ** j for j in range(12))  # a context keeps its own model from this many symbols
-CHOICE_BITS = 2 + 4       # the context candidate and the threshold index
+CHOICE_BITS = 3 + 4 + 1 + 4  # the context candidate, its threshold, the split flag and the low part's threshold
+SPLIT_HIGH_BITS = 3       # a split codes a symbol's top bits in context, then its low bits given them
 LOW_ZERO_MASK = 31        # mantissa_{i-1} & mask == 0 marks a narrower float's value
 CHUNK = 1 << 20
 KT_MAX = 1 << 14          # the adaptive code is tried on groups of at most this many symbols,
@@ -51,12 +52,14 @@ KT_ALPHABET = 1 << 12     # and alphabets of at most this size (its model quanti
 class Plan:
     """How one stream is coded: ``context`` (candidate name), ``values`` (the context value of
     every symbol, None for order 0), ``threshold`` (index into THRESHOLDS), ``bits``, and
-    ``row_values`` (the per-row contexts the "row" context sends)."""
+    ``sides`` (the per-row and per-column values a side context sends); ``split``: None, or the
+    threshold of the low bits' models when the symbol is split (``split_parts``)."""
     context: str
     values: np.ndarray | None
     threshold: int
     bits: float
-    row_values: np.ndarray | None = None
+    sides: list[np.ndarray] | None = None
+    split: int | None = None
 
 
 @dataclass
@@ -177,20 +180,40 @@ def _field_role(name: str) -> tuple[str, str]:
     return (prefix + "." if prefix else ""), field
 
 
-def row_means(values: np.ndarray, rows) -> np.ndarray:
-    """The rounded mean of ``values`` over each row of ``rows`` ((count, length) runs)."""
+def row_means(values: np.ndarray, rows, scale: int = 1) -> np.ndarray:
+    """The rounded mean of ``values`` times ``scale`` over each row of ``rows`` ((count, length) runs)."""
     out, start = [], 0
     for count, length in rows:
         block = values[start:start + count * length].reshape(count, length)
-        out.append(((block.sum(axis=1, dtype=np.uint64) + length // 2) // max(length, 1)).astype(values.dtype))
+        total = block.sum(axis=1, dtype=np.uint64) * np.uint64(scale)
+        out.append(((total + length // 2) // max(length, 1)).astype(np.int64 if scale > 1 else values.dtype))
         start += count * length
     return np.concatenate(out) if out else np.zeros(0, values.dtype)
+
+
+def column_means(values: np.ndarray, rows, scale: int = 1) -> np.ndarray:
+    """The rounded mean of ``values`` times ``scale`` over each column of each run, runs in order."""
+    out, start = [], 0
+    for count, length in rows:
+        block = values[start:start + count * length].reshape(count, length)
+        out.append((block.sum(axis=0, dtype=np.uint64) * np.uint64(scale) + count // 2) // max(count, 1))
+        start += count * length
+    return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
 
 
 def expand_rows(per_row: np.ndarray, rows) -> np.ndarray:
     """Each row's value repeated over its length."""
     lengths = np.concatenate([np.full(count, length, np.int64) for count, length in rows])
     return np.repeat(per_row, lengths)
+
+
+def expand_columns(per_column: np.ndarray, rows) -> np.ndarray:
+    """Each run's column values repeated over its rows."""
+    out, start = [], 0
+    for count, length in rows:
+        out.append(np.tile(per_column[start:start + length], count))
+        start += length
+    return np.concatenate(out)
 
 
 def stream_rows(stream: Stream) -> tuple[tuple[int, int], ...]:
@@ -213,23 +236,53 @@ def row_trailing_zeros(values: np.ndarray, rows, width: int) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.uint8)
 
 
-def row_context(name: str, symbols: np.ndarray, rows, alphabet: int) -> tuple[np.ndarray, int]:
-    """The per-row values of a row context and their alphabet."""
+SIDE_SCALE = 2     # row and column means in half exponents
+
+
+def side_alphabets(name: str, alphabet: int) -> list[int]:
+    """The alphabets of the per-row (and per-column) values a side context sends."""
     if name == "row":
-        return row_means(symbols, rows), alphabet
-    width = max(1, math.ceil(math.log2(alphabet)))
-    return row_trailing_zeros(symbols, rows, width), width + 1
+        return [alphabet]
+    if name == "rowcol":
+        return [SIDE_SCALE * alphabet] * 2
+    return [max(1, math.ceil(math.log2(alphabet))) + 1]  # row_tz
+
+
+def side_values(name: str, symbols: np.ndarray, rows, alphabet: int) -> list[np.ndarray]:
+    """The per-row (and per-column) values of a side context, sent before the stream."""
+    if name == "row":
+        return [row_means(symbols, rows)]
+    if name == "rowcol":
+        return [row_means(symbols, rows, SIDE_SCALE), column_means(symbols, rows, SIDE_SCALE)]
+    return [row_trailing_zeros(symbols, rows, side_alphabets(name, alphabet)[0] - 1)]
+
+
+def side_context(name: str, sides: list[np.ndarray], rows, alphabet: int) -> tuple[np.ndarray, int]:
+    """Each symbol's context value from the side values, and the number of values: the row's,
+    or for "rowcol" the sum of its row's and column's means (a scale that multiplies)."""
+    n_values = 2 * side_alphabets(name, alphabet)[0] if name == "rowcol" else side_alphabets(name, alphabet)[0]
+    narrow = [side.astype(np.uint16 if n_values <= 1 << 16 else np.uint32) for side in sides]
+    if name == "rowcol":
+        return expand_rows(narrow[0], rows) + expand_columns(narrow[1], rows), n_values
+    return expand_rows(narrow[0], rows), n_values
+
+
+def has_columns(rows) -> bool:
+    """Whether the row runs form matrices (at least two rows of at least two values)."""
+    return bool(rows) and all(count > 1 and length > 1 for count, length in rows)
 
 
 def candidates(stream: Stream, decoded: dict[str, np.ndarray], alphabet: int) -> dict:
     """Context name -> (per-symbol context values, number of values) a decoder can rebuild
-    from ``decoded`` (the streams before this one, by name); row contexts ("row", "row_tz")
-    map to None: their per-row values are sent with the stream."""
+    from ``decoded`` (the streams before this one, by name); side contexts ("row", "rowcol",
+    "row_tz") map to None: their per-row (per-column) values are sent with the stream."""
     prefix, field = _field_role(stream.name)
     exponent = decoded.get(prefix + "exponent")
     out: dict = {}
     if field == "exponent":
         out["row"] = None
+        if has_columns(stream.rows):
+            out["rowcol"] = None
     if field in ("sign",) or field.startswith("mantissa_"):
         if exponent is not None:
             out["exponent"] = (exponent, int(exponent.max()) + 1 if exponent.size else 1)
@@ -252,8 +305,22 @@ def symbols_and_alphabet(stream: Stream) -> tuple[np.ndarray, int, np.ndarray | 
     return data, 256, position
 
 
+def split_parts(symbols: np.ndarray, alphabet: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """A symbol's top ``SPLIT_HIGH_BITS`` bits and its low bits, and the low bits' alphabet."""
+    low = alphabet >> SPLIT_HIGH_BITS
+    return symbols // low, symbols % low, low
+
+
+def splittable(alphabet: int) -> bool:
+    """Whether a split can pay: alphabets that are powers of two of at least 32 symbols, where
+    per-context models of the top bits cost far fewer histogram bits than of the whole symbol."""
+    return alphabet >= 32 and alphabet & (alphabet - 1) == 0
+
+
 def plan(stream: Stream, decoded: dict[str, np.ndarray]) -> Plan:
-    """The cheapest way to code ``stream`` given the streams a decoder has before it."""
+    """The cheapest way to code ``stream`` given the streams a decoder has before it: a context,
+    its merge threshold, and whether the symbols are split (top bits in context, low bits given
+    the top bits), all priced from joint counts."""
     symbols, alphabet, position = symbols_and_alphabet(stream)
     n = symbols.size
     options: dict = {}
@@ -262,23 +329,32 @@ def plan(stream: Stream, decoded: dict[str, np.ndarray]) -> Plan:
     options.update(candidates(stream, decoded, alphabet) if stream.nsymbols is not None else {})
     options["none"] = (None, 1)  # last: its counts are the marginal of any other's
     best, marginal = None, None
+    low_part: tuple[int, float] | None = None  # the low bits given the top bits: the same for every context
     for name, option in options.items():
-        row_values, side = None, 0.0
-        if option is None:  # a row context
+        sides, side = None, 0.0
+        if option is None:  # a side context
             rows = stream_rows(stream)
-            row_values, n_values = row_context(name, symbols, rows, alphabet)
-            values = expand_rows(row_values, rows)
-            row_counts = joint_counts(None, row_values, 1, n_values)
-            side = _group_bits(row_counts, n_values, len(row_values)).sum() + _flush_bits(row_counts)
+            sides = side_values(name, symbols, rows, alphabet)
+            for values, n_values in zip(sides, side_alphabets(name, alphabet)):
+                counts = joint_counts(None, values, 1, n_values)
+                side += _group_bits(counts, n_values, len(values)).sum() + _flush_bits(counts)
+            values, n_values = side_context(name, sides, rows, alphabet)
         else:
             values, n_values = option
         joint = marginal if name == "none" and marginal is not None else joint_counts(values, symbols, n_values,
                                                                                        alphabet)
         marginal = joint.sum(axis=0, keepdims=True)
-        threshold, bits = best_threshold(joint, alphabet, n)
-        bits += side + CHOICE_BITS
-        if best is None or bits < best.bits:
-            best = Plan(name, values, threshold, float(bits), row_values)
+        for split in (False, True) if splittable(alphabet) else (False,):
+            if split:
+                low = alphabet >> SPLIT_HIGH_BITS
+                low_part = low_part or best_threshold(marginal.reshape(-1, low), low, n)
+                threshold, bits = best_threshold(joint.reshape(n_values, -1, low).sum(axis=2), alphabet // low, n)
+                bits, split_threshold = bits + low_part[1], low_part[0]
+            else:
+                (threshold, bits), split_threshold = best_threshold(joint, alphabet, n), None
+            bits += side + CHOICE_BITS
+            if best is None or bits < best.bits:
+                best = Plan(name, values, threshold, float(bits), sides, split_threshold)
     assert best is not None  # order 0 ("none") is always a candidate
     return best
 
@@ -326,7 +402,7 @@ def _encode_groups(encoder, symbols: np.ndarray, group_of: np.ndarray, alphabet:
     return tables
 
 
-def _decode_groups(decoder, tables: list, group_of: np.ndarray, alphabet: int, n: int) -> np.ndarray:
+def _decode_groups(decoder, tables, group_of: np.ndarray, alphabet: int, n: int) -> np.ndarray:
     """Invert ``_encode_groups`` given the same group of every position."""
     out, pending = np.zeros(group_of.size, np.int64), iter(tables)
     sizes = np.bincount(group_of, minlength=1)
@@ -366,7 +442,7 @@ class Context(Coder):
             stream = by_name[name]
             p = plan(stream, decoded)
             decoded[name] = stream.array.reshape(-1)
-            out[name] = ContextCoded(p.bits, {"context": {name: p.context}}, plan=p)
+            out[name] = ContextCoded(p.bits, {"context": {name: p.context}, "split": {name: p.split is not None}}, plan=p)
         return {s.name: out[s.name] for s in streams}
 
     def roundtrip(self, stream: Stream, coded: Coded) -> tuple[np.ndarray, float]:
@@ -384,8 +460,8 @@ class Context(Coder):
                 decoded[name] = stream.array.reshape(-1)
                 continue
             assert p is not None  # code_all plans every stream it does not store
-            words, tables, row_tables = self._write(stream, p)
-            data, real = self._read(stream, p, words, tables, row_tables, decoded)
+            words, tables, side_tables = self._write(stream, p)
+            data, real = self._read(stream, p, words, tables, side_tables, decoded)
             decoded[name] = data.reshape(-1)
             out[name] = (data, real)
         return out
@@ -394,17 +470,20 @@ class Context(Coder):
     def _write(stream: Stream, p: Plan):
         symbols, alphabet, _ = symbols_and_alphabet(stream)
         encoder = _range_coder().RangeEncoder()
-        row_tables = []
-        if p.row_values is not None:
-            row_alphabet = row_context(p.context, symbols[:0], (), alphabet)[1]
-            row_tables = _encode_groups(encoder, p.row_values, np.zeros(p.row_values.size, np.int64),
-                                        row_alphabet, p.row_values.size)
+        side_tables = []
+        for values, n_values in zip(p.sides or (), side_alphabets(p.context, alphabet)):
+            side_tables += _encode_groups(encoder, values, np.zeros(values.size, np.int64), n_values, values.size)
         group_of = _group_of(p.values, p.threshold, symbols.size)
-        tables = _encode_groups(encoder, symbols, group_of, alphabet, symbols.size)
-        return encoder.get_compressed(), tables, row_tables
+        if p.split is None:
+            tables = _encode_groups(encoder, symbols, group_of, alphabet, symbols.size)
+        else:
+            high, low, low_alphabet = split_parts(symbols, alphabet)
+            tables = _encode_groups(encoder, high, group_of, alphabet // low_alphabet, symbols.size)
+            tables += _encode_groups(encoder, low, _group_of(high, p.split, symbols.size), low_alphabet, symbols.size)
+        return encoder.get_compressed(), tables, side_tables
 
     @staticmethod
-    def _read(stream: Stream, p: Plan, words, tables, row_tables, decoded) -> tuple[np.ndarray, float]:
+    def _read(stream: Stream, p: Plan, words, tables, side_tables, decoded) -> tuple[np.ndarray, float]:
         """Decode one stream given the streams decoded before it; its shape, dtype and row runs
         are known to the decoder, and of the plan only the choice (context, threshold) is read."""
         _, alphabet, position = symbols_and_alphabet(stream)
@@ -412,13 +491,19 @@ class Context(Coder):
         decoder = _range_coder().RangeDecoder(words)
         option = candidates(stream, decoded, alphabet).get(p.context) if stream.nsymbols is not None else None
         values = position if p.context == "byte" else option[0] if option else None
-        if p.row_values is not None:  # a row context: its per-row values come first, from the stream
-            rows = stream_rows(stream)
-            n_rows, row_alphabet = sum(c for c, _ in rows), row_context(p.context, np.zeros(0, np.int64), (), alphabet)[1]
-            values = expand_rows(_decode_groups(decoder, row_tables, np.zeros(n_rows, np.int64), row_alphabet, n_rows),
-                                 rows)
-        symbols = _decode_groups(decoder, tables, _group_of(values, p.threshold, n), alphabet, n)
-        real = CHOICE_BITS + sum(len(t) for t in (*tables, *row_tables)) + 32 * len(words)
+        if p.sides is not None:  # a side context: its per-row (per-column) values come first, from the stream
+            rows, pending = stream_rows(stream), iter(side_tables)
+            sizes = [sum(c for c, _ in rows), sum(l for _, l in rows)]
+            sides = [_decode_groups(decoder, [next(pending)], np.zeros(size, np.int64), n_values, size)
+                     for size, n_values in zip(sizes, side_alphabets(p.context, alphabet))]
+            values = side_context(p.context, sides, rows, alphabet)[0]
+        if p.split is None:
+            symbols = _decode_groups(decoder, tables, _group_of(values, p.threshold, n), alphabet, n)
+        else:
+            pending, low_alphabet = iter(tables), alphabet >> SPLIT_HIGH_BITS
+            high = _decode_groups(decoder, pending, _group_of(values, p.threshold, n), alphabet // low_alphabet, n)
+            symbols = high * low_alphabet + _decode_groups(decoder, pending, _group_of(high, p.split, n), low_alphabet, n)
+        real = CHOICE_BITS + sum(len(t) for t in (*tables, *side_tables)) + 32 * len(words)
         if stream.nsymbols is None:
             data = symbols.astype(np.uint8).view(stream.array.dtype.newbyteorder("<"))
         else:
