@@ -166,3 +166,8 @@ def test_readme_pretrained_vs_initialisation_commands_on_gpt2(gpt2_dir, tmp_path
     assert len(planes) == 8 and planes["ratio_to_reference"].between(0.98, 1.02).all()   # an init vs its own kind
     assert cli.main(["plot", str(table), "--kind", "planes", "--out", str(figure)]) == 0
     assert figure.stat().st_size > 10_000
+
+
+def test_python_dash_m_runs_the_cli():
+    out = subprocess.run([sys.executable, "-m", "kcomplexity", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and kcomplexity.__version__ in out.stdout + out.stderr

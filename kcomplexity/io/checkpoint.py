@@ -16,11 +16,19 @@ class Checkpoint:
     def __init__(self, label: str):
         self.label, self.metadata = label, {}
 
+    _info: dict[str, tuple[str, tuple]]  # name -> (dtype, shape), where a subclass keeps its list there
+
     def info(self) -> dict[str, tuple[str, tuple]]:
-        raise NotImplementedError
+        return dict(self._info)
 
     def read(self, name: str) -> np.ndarray:
         raise NotImplementedError
+
+    def _known(self, name: str) -> tuple[str, tuple]:
+        """``name``'s (dtype, shape), or the missing-tensor error."""
+        if name not in self._info:
+            raise self._missing(name)
+        return self._info[name]
 
     def _missing(self, name: str) -> SourceError:
         return SourceError(f"{self.label}: no tensor named {name!r}; it has {len(self.info())} "

@@ -82,15 +82,10 @@ class GGUFCheckpoint(Checkpoint):
         codes = f"{t.name}@{kind}{CODES}"
         self._entries[codes], self._info[codes] = (t.name, "codes"), ("uint8", (n // block, type_size))
 
-    def info(self):
-        return dict(self._info)
-
     def read(self, name):
-        if name not in self._entries:
-            raise self._missing(name)
+        dtype, shape = self._known(name)
         tensor_name, mode = self._entries[name]
         t = self.tensors[tensor_name]
-        dtype, shape = self._info[name]
         if mode == "values":
             return self._dequantized(t, name).reshape(shape)
         data = np.array(t.data)  # a copy: the map may close

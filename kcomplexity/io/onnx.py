@@ -88,13 +88,8 @@ class OnnxCheckpoint(Checkpoint):
                               "the files are corrupt or do not belong together")
         return file, offset
 
-    def info(self):
-        return dict(self._info)
-
     def read(self, name):
-        if name not in self._info:
-            raise self._missing(name)
-        dtype, shape = self._info[name]
+        dtype, shape = self._known(name)
         if dtype == "string":
             raise SourceError(f"{self.path}: initializer {name!r} holds strings, which are not measured; "
                               "leave it out (exclude=...)")

@@ -156,9 +156,6 @@ class SafetensorsCheckpoint(Checkpoint):
     def __getstate__(self):
         return {**self.__dict__, "_handles": OrderedDict()}
 
-    def info(self):
-        return dict(self._info)
-
     def _handle(self, path: str, framework: str = "np"):
         key = (path, framework)
         if key not in self._handles:
@@ -169,9 +166,7 @@ class SafetensorsCheckpoint(Checkpoint):
         return self._handles[key]
 
     def read(self, name):
-        if name not in self._where:
-            raise self._missing(name)
-        framework = "np" if self._info[name][0] in NUMPY_READABLE else "pt"  # e.g. float8
+        framework = "np" if self._known(name)[0] in NUMPY_READABLE else "pt"  # e.g. float8
         if framework == "pt":
             require("torch", "torch", f"reading {self._info[name][0]} tensor {name!r}")
         tensor = self._handle(self._where[name], framework).get_tensor(name)
@@ -240,13 +235,8 @@ class NpzCheckpoint(Checkpoint):
                               "it may be truncated or corrupt: re-save it with numpy.save or numpy.savez") from None
         self._info = {name: (dtype_name(lay.dtype), lay.shape) for name, lay in self._layout.items()}
 
-    def info(self):
-        return dict(self._info)
-
     def read(self, name):
-        if name not in self._info:
-            raise self._missing(name)
-        if self._info[name][0] == "object":
+        if self._known(name)[0] == "object":
             raise SourceError(f"array {name!r} holds Python objects, which are never unpickled; "
                               "leave it out (exclude=...) or save numbers")
         try:
