@@ -63,3 +63,18 @@ def test_fields_declare_each_fields_true_alphabet():
     assert alphabets[np.float32]["mantissa_0"] == 128 and alphabets[np.float64]["mantissa_0"] == 16
     for dt, fields in alphabets.items():  # the widths add up to the value's bits: stored mode is exact
         assert sum(int(np.log2(k)) for k in fields.values()) == 8 * np.dtype(dt).itemsize
+
+
+@pytest.mark.parametrize("nsymbols, values, packed", [
+    (2, [1, 0, 1], b"\xa0"),                 # 1 bit each: 101 then zero padding
+    (8, [1, 7], b"\x3c"),                    # 3 bits each: 001 111 00
+    (300, [256, 1], b"\x80\x00\x40"),        # 9 bits each: 100000000 000000001 000000
+])
+def test_stored_streams_are_packed_msb_first_and_read_back(nsymbols, values, packed):
+    from kcomplexity.coders.base import store, unstore
+    from kcomplexity.encodings import Stream
+
+    stream = Stream("s", np.array(values, np.uint16 if nsymbols > 256 else np.uint8), nsymbols)
+    assert store(stream) == packed
+    back = unstore(stream, packed)
+    assert back.dtype == stream.array.dtype and back.tolist() == values

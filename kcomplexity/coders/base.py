@@ -159,8 +159,12 @@ def store(stream: Stream) -> bytes:
     little-endian bytes, or each symbol in ``width`` bits, most significant first."""
     if stream.nsymbols is None:
         return bytes(stream.to_bytes())
-    bits = np.unpackbits(stream.array.reshape(-1).astype(">u2").view(np.uint8)).reshape(-1, 16)
-    return np.packbits(bits[:, 16 - stream.width:]).tobytes()
+    values, width = stream.array.reshape(-1), stream.width
+    if width == 1:
+        return np.packbits(values).tobytes()
+    span = 8 if width <= 8 else 16  # each symbol's bits inside a byte or a big-endian 16-bit word
+    bits = np.unpackbits(values.astype(np.uint8 if span == 8 else ">u2").view(np.uint8)).reshape(-1, span)
+    return np.packbits(bits[:, span - width:]).tobytes()
 
 
 def unstore(stream: Stream, payload: bytes) -> np.ndarray:
@@ -168,6 +172,10 @@ def unstore(stream: Stream, payload: bytes) -> np.ndarray:
     if stream.nsymbols is None:
         return stream.from_bytes(payload)
     n, width = stream.size, stream.width
-    bits = np.unpackbits(np.frombuffer(payload, np.uint8))[:n * width].reshape(n, width)
-    words = np.packbits(np.pad(bits, ((0, 0), (16 - width, 0))), axis=1).view(">u2").reshape(-1)
-    return words.astype(stream.array.dtype).reshape(stream.shape)
+    if width == 1:
+        return np.unpackbits(np.frombuffer(payload, np.uint8), count=n).astype(stream.array.dtype).reshape(stream.shape)
+    span = 8 if width <= 8 else 16
+    bits = np.unpackbits(np.frombuffer(payload, np.uint8), count=n * width).reshape(n, width)
+    words = np.packbits(np.pad(bits, ((0, 0), (span - width, 0))), axis=1)
+    values = words.reshape(-1) if span == 8 else words.view(">u2").reshape(-1)
+    return values.astype(stream.array.dtype).reshape(stream.shape)
