@@ -115,10 +115,15 @@ def add_estimate_parser(subparsers) -> None:
     _add_selection_options(p)
     _add_dtypes_option(p)
     p.add_argument("--out", metavar="FILE", help="also write the table (.parquet or .csv)")
+    _add_run_options(p)
+    p.set_defaults(func=run_estimate)
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options ``estimate`` and ``analyse`` share: the cache, non-finite values, progress."""
     p.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
     _add_nonfinite_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_estimate)
 
 
 def _add_dtypes_option(p: argparse.ArgumentParser) -> None:
@@ -180,9 +185,7 @@ def add_analyse_parser(subparsers) -> None:
                    help="also estimate K(w_t | w_t-1) between consecutive checkpoints (estimator 'delta:<spec>')")
     _add_sparsity_option(p)
     p.add_argument("--cache", metavar="PATH", help="cache file (default .kcomplexity-cache/cache.sqlite)")
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
-    _add_nonfinite_option(p)
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_run_options(p)
     p.set_defaults(func=run_analyse)
 
 
