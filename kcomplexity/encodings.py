@@ -47,6 +47,10 @@ class Stream:
         (number of rows, row length) runs covering a stream of one symbol per value, from
         the tensors' shapes (a matrix's first axis; a 1-D tensor is one row), for coders
         with row contexts (``ctx``); None when unknown.
+    source : (numpy.ndarray, int) or None
+        The 16-bit words the symbols were cut from (one per symbol) and the field's lowest
+        bit in them (``fields``), so that a coder can count several fields of a value in one
+        histogram of the words (``ctx``); None otherwise.
 
     Examples
     --------
@@ -59,6 +63,7 @@ class Stream:
     segments: tuple[int, ...] | None = None
     counts: np.ndarray | None = None
     rows: tuple[tuple[int, int], ...] | None = None
+    source: tuple[np.ndarray, int] | None = None
 
     @property
     def array(self) -> np.ndarray:
@@ -265,7 +270,7 @@ class Fields(Encoding):
             np.right_shift(words[:, lo // 16], np.uint16(lo % 16), out=value, casting="unsafe")
             if min(16 - lo % 16, 8 * value.itemsize) > width:  # bits above the field survived
                 np.bitwise_and(value, value.dtype.type((1 << width) - 1), out=value)
-            streams.append(Stream(name, value, nsymbols))
+            streams.append(Stream(name, value, nsymbols, source=(words[:, lo // 16], lo % 16)))
         return Encoded(streams)
 
     def count(self, x):

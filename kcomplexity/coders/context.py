@@ -42,7 +42,7 @@ THRESHOLDS = tuple(4 ** j for j in range(12))  # a context keeps its own model f
 CHOICE_BITS = 3 + 4 + 1 + 4  # the context candidate, its threshold, the split flag and the low part's threshold
 SPLIT_HIGH_BITS = 3       # a split codes a symbol's top bits in context, then its low bits given them
 LOW_ZERO_MASK = 31        # mantissa_{i-1} & mask == 0 marks a narrower float's value
-CHUNK = 1 << 20
+CHUNK = 1 << 18            # symbols counted at once (their intp copy in bincount stays in cache)
 KT_MAX = 1 << 14          # the adaptive code is tried on groups of at most this many symbols,
 KT_STREAM = 1 << 16       # in streams of at most this many (its decoder goes symbol by symbol)
 KT_ALPHABET = 1 << 12     # and alphabets of at most this size (its model quantisation stays in the allowance)
@@ -97,7 +97,7 @@ def joint_counts(context: np.ndarray | None, symbols: np.ndarray, n_context: int
     if context is None:
         return histogram(symbols, alphabet)[None]
     cells = n_context * alphabet
-    key_type = np.uint16 if cells <= 1 << 16 else np.uint32 if cells <= 1 << 32 else np.uint64
+    key_type = _key_type(cells)
     out, buffer = np.zeros(cells, np.int64), np.empty(min(CHUNK, symbols.size), key_type)
     for start in range(0, symbols.size, CHUNK):
         key = buffer[:min(CHUNK, symbols.size - start)]
@@ -105,6 +105,183 @@ def joint_counts(context: np.ndarray | None, symbols: np.ndarray, n_context: int
         np.add(key, symbols[start:start + CHUNK], out=key, casting="unsafe")
         out += np.bincount(key, minlength=cells)
     return out.reshape(n_context, alphabet)
+
+
+def _key_type(cells: int):
+    return np.uint16 if cells <= 1 << 16 else np.uint32 if cells <= 1 << 32 else np.uint64
+
+
+def side_joint_counts(row_values: np.ndarray, column_values: np.ndarray | None, rows, symbols: np.ndarray,
+                      n_values: int, alphabet: int) -> np.ndarray:
+    """``joint_counts`` of the context "the row's value (plus the column's)", one value per row
+    (per column) of each run of ``rows``, without expanding it: keys built by adding each
+    row's (and column's) offset to its symbols, whole rows (or pieces of a long one) at a time,
+    over the span of context values that occur."""
+    terms = [row_values] if column_values is None else [row_values, column_values]
+    low = sum(int(t.min()) for t in terms)
+    span = sum(int(t.max()) for t in terms) - low + 1
+    key_type = _key_type(span * alphabet)
+    row_keys, column_keys = [((t.astype(np.int64) - int(t.min())) * alphabet).astype(key_type) for t in terms] \
+        + [None] * (2 - len(terms))
+    counts, buffer = np.zeros(span * alphabet, np.int64), np.empty(min(CHUNK, symbols.size), key_type)
+    start = first = column = 0
+    for count, length in rows:
+        block = symbols[start:start + count * length].reshape(count, length)
+        step = max(1, CHUNK // max(length, 1))  # rows per piece
+        for r in range(0, count, step):
+            row_key = row_keys[first + r:first + min(r + step, count), None]
+            for c in range(0, length, CHUNK):  # more than one piece only for a row longer than CHUNK
+                piece = block[r:r + step, c:c + CHUNK]
+                key = buffer[:piece.size].reshape(piece.shape)
+                np.add(piece, row_key, out=key, casting="unsafe")
+                if column_keys is not None:
+                    np.add(key, column_keys[column + c:column + min(c + CHUNK, length)], out=key)
+                counts += np.bincount(key.reshape(-1), minlength=span * alphabet)
+        start, first, column = start + count * length, first + count, column + length
+    out = np.zeros((n_values, alphabet), np.int64)
+    out[low:low + span] = counts.reshape(span, alphabet)
+    return out
+
+
+def side_joint(name: str, sides: list[np.ndarray], rows, symbols: np.ndarray, alphabet: int,
+               shared: "SharedCounts") -> np.ndarray:
+    """The joint counts of a side context (the per-symbol values ``side_context`` builds) without
+    building its values: the row's value ("row", "row_tz") or the row's plus the column's
+    ("rowcol"); any other side context through its values."""
+    if name in ("row", "row_tz"):
+        return shared.row_joint(sides[0], rows, symbols, side_alphabets(name, alphabet)[0], alphabet)
+    if name == "rowcol":
+        return side_joint_counts(sides[0], sides[1], rows, symbols, 2 * side_alphabets(name, alphabet)[0], alphabet)
+    values, n_values = side_context(name, sides, rows, alphabet)
+    return shared.joint(values, symbols, n_values, alphabet)
+
+
+FUSED_CELLS = 1 << 16  # streams whose alphabets multiply to at most this many cells are counted together
+
+
+class SharedCounts:
+    """Counts shared by the streams of one ``code_all``: the streams of one symbol per value
+    whose alphabets multiply to at most ``FUSED_CELLS`` (a float's sign, exponent and top
+    mantissa plane; every field of a 16-bit float) are counted together in one pass, their
+    joint histogram built on first use (from the 16-bit words they were cut from when they
+    share them: ``Stream.source``); the joint counts of any two of them (one the context of
+    the other) and each one's marginal are then sums over it. Other pairs: ``joint_counts``."""
+
+    def __init__(self, streams: list[Stream] = ()):
+        self.arrays: list[np.ndarray] = []
+        self.sizes: list[int] = []
+        sources, cells = [], 1
+        for s in streams:
+            if s.data is None or s.nsymbols is None or cells * s.nsymbols > FUSED_CELLS:
+                continue
+            if self.arrays and s.data.size != self.arrays[0].size:
+                continue
+            self.arrays.append(s.data.reshape(-1))
+            self.sizes.append(s.nsymbols)
+            sources.append(s.source)
+            cells *= s.nsymbols
+        if len(self.arrays) < 2 or self.arrays[0].size < cells:  # too small to pay for the full histogram
+            self.arrays, self.sizes, sources = [], [], []
+        self._counts: np.ndarray | None = None
+        self._layouts = [self._layout(a) for a in self.arrays]
+        self.words, self._word_axes = self._common_words(sources)
+        self.columns = [self.words] if self.words is not None else self.arrays  # what a pass reads
+
+    @staticmethod
+    def _layout(a: np.ndarray) -> tuple:
+        return a.__array_interface__["data"][0], a.dtype, a.shape, a.strides
+
+    def _axis(self, a: np.ndarray | None) -> int | None:
+        """Which fused stream ``a`` is (the same memory, read the same way), or None."""
+        if a is None or not self.arrays:
+            return None
+        layout = self._layout(a)
+        return next((i for i, b in enumerate(self._layouts) if b == layout), None)
+
+    def _common_words(self, sources: list) -> tuple[np.ndarray | None, list]:
+        """The 16-bit words all fused streams were cut from, as disjoint fields, and the axes of
+        their histogram from the top bit down ((size, fused stream or None for bits no stream
+        holds)); (None, []) when they have none in common."""
+        if not sources or any(s is None for s in sources) or \
+                len({self._layout(words) for words, _ in sources}) != 1:
+            return None, []
+        axes, top = [], 16
+        for i in sorted(range(len(sources)), key=lambda i: -sources[i][1]):
+            shift, width = sources[i][1], self.sizes[i].bit_length() - 1
+            if self.sizes[i] != 1 << width or shift + width > top or sources[i][0].size != self.arrays[i].size:
+                return None, []
+            axes += [(1 << (top - shift - width), None)] if top > shift + width else []
+            axes.append((1 << width, i))
+            top = shift
+        return sources[0][0], axes + ([(1 << top, None)] if top else [])
+
+    def _count(self, pieces: list[np.ndarray]) -> np.ndarray:
+        """The joint histogram (flat, fused streams in their order) of aligned pieces of ``columns``."""
+        if self.words is not None:
+            counts = histogram(pieces[0], 1 << 16, CHUNK).reshape([size for size, _ in self._word_axes])
+            counts = counts.sum(axis=tuple(k for k, (_, i) in enumerate(self._word_axes) if i is None))
+            held = [i for _, i in self._word_axes if i is not None]
+            return counts.transpose(np.argsort(held)).reshape(-1)
+        cells = math.prod(self.sizes)
+        key_type = _key_type(cells)
+        out, buffer = np.zeros(cells, np.int64), np.empty(min(CHUNK, pieces[0].size), key_type)
+        flat = [p.reshape(-1) for p in pieces]
+        for start in range(0, flat[0].size, CHUNK):
+            key = buffer[:min(CHUNK, flat[0].size - start)]
+            np.copyto(key, flat[0][start:start + CHUNK], casting="unsafe")
+            for a, size in zip(flat[1:], self.sizes[1:]):
+                np.multiply(key, key_type(size), out=key)
+                np.add(key, a[start:start + CHUNK], out=key, casting="unsafe")
+            out += np.bincount(key, minlength=cells)
+        return out
+
+    def counts(self) -> np.ndarray:
+        """The joint histogram of the fused streams, one axis each, in their order."""
+        if self._counts is None:
+            self._counts = self._count(self.columns).reshape(self.sizes)
+        return self._counts
+
+    def row_joint(self, row_values: np.ndarray, rows, symbols: np.ndarray, n_values: int, alphabet: int) -> np.ndarray:
+        """``side_joint_counts`` of a per-row context; when ``symbols`` is fused and not yet counted, in the same pass as
+        the fused histogram: rows of one value taken together, one histogram per value (while
+        these cost less than a pass: values x cells <= symbols)."""
+        j, values = self._axis(symbols), np.unique(row_values)
+        if (j is None or self.sizes[j] != alphabet or self._counts is not None
+                or len(values) * math.prod(self.sizes) > symbols.size):
+            return side_joint_counts(row_values, None, rows, symbols, n_values, alphabet)
+        grouped = np.zeros((len(values), math.prod(self.sizes)), np.int64)
+        group = np.searchsorted(values, row_values)
+        start = first = 0
+        for count, length in rows:
+            blocks = [a[start:start + count * length].reshape(count, length) for a in self.columns]
+            order = np.argsort(group[first:first + count], kind="stable")
+            bounds = np.searchsorted(group[first:first + count][order], np.arange(len(values) + 1))
+            step = max(1, CHUNK // max(length, 1))  # rows per piece
+            for g in range(len(values)):
+                members = order[bounds[g]:bounds[g + 1]]
+                for r in range(0, len(members), step):
+                    for c in range(0, length, CHUNK):  # more than one piece only for a row longer than CHUNK
+                        grouped[g] += self._count([b[members[r:r + step], c:c + CHUNK] for b in blocks])
+            start, first = start + count * length, first + count
+        grouped = grouped.reshape(len(values), *self.sizes)
+        self._counts = grouped.sum(axis=0)
+        out = np.zeros((n_values, alphabet), np.int64)
+        out[values] = grouped.sum(axis=tuple(k + 1 for k in range(len(self.sizes)) if k != j))
+        return out
+
+    def joint(self, context: np.ndarray | None, symbols: np.ndarray, n_context: int, alphabet: int) -> np.ndarray:
+        """``joint_counts(context, symbols, n_context, alphabet)``, from the fused histogram when it holds both."""
+        i, j = self._axis(context), self._axis(symbols)
+        if j is None or self.sizes[j] != alphabet or (context is not None and (i is None or i == j)):
+            return joint_counts(context, symbols, n_context, alphabet)
+        counts = self.counts()
+        if context is None:
+            return counts.sum(axis=tuple(k for k in range(counts.ndim) if k != j))[None]
+        pair = counts.sum(axis=tuple(k for k in range(counts.ndim) if k not in (i, j)))
+        pair = pair if i < j else pair.T
+        if n_context > self.sizes[i] or pair[n_context:].any():  # a context of other values than its stream's
+            return joint_counts(context, symbols, n_context, alphabet)
+        return np.ascontiguousarray(pair[:n_context])
 
 
 def kt_bits(counts: np.ndarray) -> np.ndarray:
@@ -129,8 +306,10 @@ def adaptive(counts: np.ndarray, n: int) -> np.ndarray:
     """Which rows the adaptive code takes: small groups (up to ``KT_MAX`` symbols, alphabets up to
     ``KT_ALPHABET``) where it is shorter than the static code."""
     c = np.atleast_2d(counts)
+    if c.shape[1] > KT_ALPHABET or n > KT_STREAM:
+        return np.zeros(len(c), bool)
     small = (c.sum(axis=1) <= KT_MAX) & ((c > 0).sum(axis=1) > 1)
-    if c.shape[1] > KT_ALPHABET or n > KT_STREAM or not small.any():
+    if not small.any():
         return np.zeros(len(c), bool)
     return small & (kt_bits(np.where(small[:, None], c, 0)) < static_bits(c, n))
 
@@ -142,7 +321,8 @@ def _group_bits(counts: np.ndarray, alphabet: int, n: int) -> np.ndarray:
     bits, kt = static_bits(counts, n), adaptive(counts, n)
     k = counts.shape[1]  # the adaptive models are float, quantised by the coder: its proven cost
     quantisation = -math.log2(1 - k / (1 << PRECISION)) - math.log2(1 - 2.0 ** -25)
-    bits[kt] = kt_bits(counts[kt]) + quantisation * counts[kt].sum(axis=1)
+    if kt.any():
+        bits[kt] = kt_bits(counts[kt]) + quantisation * counts[kt].sum(axis=1)
     return np.where(counts.any(axis=1), 1 + bits + np.where(coded, ALLOWANCE_BITS * counts.sum(axis=1), 0.0), 0.0)
 
 
@@ -160,17 +340,44 @@ def group_map(sizes: np.ndarray, threshold: int) -> np.ndarray:
 
 def best_threshold(joint: np.ndarray, alphabet: int, n: int) -> tuple[int, float]:
     """The cheapest merge of the context values of ``joint``: (threshold index, bits)."""
-    per_value = _group_bits(joint, alphabet, n)
-    sizes = joint.sum(axis=1)
-    best = (0, math.inf)
-    for i, threshold in enumerate(THRESHOLDS):
-        keep = sizes >= threshold
-        rest = joint[~keep].sum(axis=0, keepdims=True)
-        bits = (per_value[keep].sum() + _group_bits(rest, alphabet, n).sum()
-                + max(_flush_bits(joint[keep]), _flush_bits(rest)))
-        if bits < best[1]:
-            best = (i, float(bits))
-    return best
+    return best_thresholds([joint], alphabet, n)[0]
+
+
+def best_thresholds(joints: list[np.ndarray], alphabet: int, n: int) -> list[tuple[int, float]]:
+    """``best_threshold`` of each of ``joints`` (one stream's candidates), all priced in one
+    ``_group_bits`` call: the context values of each distinct joint, and the merged group of
+    each threshold that keeps a new set of them (the kept sets are nested) and merges any."""
+    found: dict[bytes, int] = {}
+    parts, groups, which = [], [], []
+    for joint in joints:
+        joint = joint[joint.any(axis=1)]  # an empty context value is never kept (every threshold is >= 1): no bits
+        key = joint.tobytes() + bytes(str(joint.shape), "ascii")
+        if key not in found:
+            keeps = joint.sum(axis=1)[None, :] >= np.array(THRESHOLDS)[:, None]  # per threshold, the values kept
+            n_kept = keeps.sum(axis=1).tolist()
+            new = [i for i in range(len(THRESHOLDS)) if i == 0 or n_kept[i] != n_kept[i - 1]]
+            merging = [i for i in new if n_kept[i] < len(joint)]  # a merged group of none costs nothing
+            found[key] = len(parts)
+            parts.append((keeps, new, merging))
+            groups += [joint, (~keeps[merging]).astype(np.int64) @ joint]
+        which.append(found[key])
+    rows = np.concatenate(groups)
+    all_bits, all_coded = _group_bits(rows, alphabet, n), (rows > 0).sum(axis=1) > 1
+    results, at = [], 0
+    for keeps, new, merging in parts:
+        k = keeps.shape[1]
+        per_value, coded = all_bits[at:at + k], all_coded[at:at + k]
+        rest = dict(zip(merging, zip(all_bits[at + k:].tolist(), all_coded[at + k:].tolist())))
+        best = (0, math.inf)
+        for i in new:
+            rest_bits, rest_coded = rest.get(i, (0.0, False))
+            bits = np.add.reduce(per_value[keep := keeps[i]]) + rest_bits + \
+                (FLUSH_BITS if rest_coded or coded[keep].any() else 0)
+            if bits < best[1]:
+                best = (i, float(bits))
+        results.append(best)
+        at += k + len(merging)
+    return [results[w] for w in which]
 
 
 # ---------------------------------------------------------------- contexts
@@ -183,9 +390,11 @@ def _field_role(name: str) -> tuple[str, str]:
 def row_means(values: np.ndarray, rows, scale: int = 1) -> np.ndarray:
     """The rounded mean of ``values`` times ``scale`` over each row of ``rows`` ((count, length) runs)."""
     out, start = [], 0
+    top = (1 << 8 * values.dtype.itemsize) - 1 if values.dtype.kind in "ui" else 1 << 62  # a bound on any value
     for count, length in rows:
         block = values[start:start + count * length].reshape(count, length)
-        total = block.sum(axis=1, dtype=np.uint64) * np.uint64(scale)
+        wide = np.uint32 if length * top * scale + length // 2 < 1 << 32 else np.uint64  # exact either way; 32 bits sum faster
+        total = block.sum(axis=1, dtype=wide) * wide(scale)
         out.append(((total + length // 2) // max(length, 1)).astype(np.int64 if scale > 1 else values.dtype))
         start += count * length
     return np.concatenate(out) if out else np.zeros(0, values.dtype)
@@ -317,10 +526,12 @@ def splittable(alphabet: int) -> bool:
     return alphabet >= 32 and alphabet & (alphabet - 1) == 0
 
 
-def plan(stream: Stream, decoded: dict[str, np.ndarray]) -> Plan:
+def plan(stream: Stream, decoded: dict[str, np.ndarray], shared: SharedCounts | None = None) -> Plan:
     """The cheapest way to code ``stream`` given the streams a decoder has before it: a context,
     its merge threshold, and whether the symbols are split (top bits in context, low bits given
-    the top bits), all priced from joint counts."""
+    the top bits), all priced from joint counts (``shared``: counts shared with the other streams
+    of the same ``code_all``)."""
+    shared = shared or SharedCounts()
     symbols, alphabet, position = symbols_and_alphabet(stream)
     n = symbols.size
     options: dict = {}
@@ -328,34 +539,43 @@ def plan(stream: Stream, decoded: dict[str, np.ndarray]) -> Plan:
         options["byte"] = (position, int(position.max()) + 1)
     options.update(candidates(stream, decoded, alphabet) if stream.nsymbols is not None else {})
     options["none"] = (None, 1)  # last: its counts are the marginal of any other's
-    best, marginal = None, None
-    low_part: tuple[int, float] | None = None  # the low bits given the top bits: the same for every context
+    tried, marginal = [], None  # (name, values, joint, side bits, sides) per candidate
     for name, option in options.items():
         sides, side = None, 0.0
         if option is None:  # a side context
             rows = stream_rows(stream)
             sides = side_values(name, symbols, rows, alphabet)
+            if all(values.min() == values.max() for values in sides):  # one context value: order 0 plus the
+                continue                                                # side values (> 0 bits), never the best
             for values, n_values in zip(sides, side_alphabets(name, alphabet)):
                 counts = joint_counts(None, values, 1, n_values)
                 side += _group_bits(counts, n_values, len(values)).sum() + _flush_bits(counts)
-            values, n_values = side_context(name, sides, rows, alphabet)
+            values, joint = None, side_joint(name, sides, rows, symbols, alphabet, shared)  # values: if chosen
         else:
             values, n_values = option
-        joint = marginal if name == "none" and marginal is not None else joint_counts(values, symbols, n_values,
-                                                                                       alphabet)
+            joint = (marginal if name == "none" and marginal is not None
+                     else shared.joint(values, symbols, n_values, alphabet))
         marginal = joint.sum(axis=0, keepdims=True)
+        tried.append((name, values, joint, side, sides))
+    best = None
+    whole = best_thresholds([t[2] for t in tried], alphabet, n)
+    if splittable(alphabet):  # the top bits in context, then the low bits given the top bits (the same for all)
+        low = alphabet >> SPLIT_HIGH_BITS
+        high = best_thresholds([t[2].reshape(len(t[2]), -1, low).sum(axis=2) for t in tried], alphabet // low, n)
+        low_part = best_threshold(marginal.reshape(-1, low), low, n)
+    for k, (name, values, _, side, sides) in enumerate(tried):
         for split in (False, True) if splittable(alphabet) else (False,):
             if split:
-                low = alphabet >> SPLIT_HIGH_BITS
-                low_part = low_part or best_threshold(marginal.reshape(-1, low), low, n)
-                threshold, bits = best_threshold(joint.reshape(n_values, -1, low).sum(axis=2), alphabet // low, n)
+                threshold, bits = high[k]
                 bits, split_threshold = bits + low_part[1], low_part[0]
             else:
-                (threshold, bits), split_threshold = best_threshold(joint, alphabet, n), None
+                (threshold, bits), split_threshold = whole[k], None
             bits += side + CHOICE_BITS
             if best is None or bits < best.bits:
                 best = Plan(name, values, threshold, float(bits), sides, split_threshold)
     assert best is not None  # order 0 ("none") is always a candidate
+    if best.sides is not None:  # a side context's values, over the symbols: only the chosen one's
+        best.values = side_context(best.context, best.sides, stream_rows(stream), alphabet)[0]
     return best
 
 
@@ -438,9 +658,11 @@ class Context(Coder):
         by_name = {s.name: s for s in streams}
         decoded: dict[str, np.ndarray] = {}
         out = {}
-        for name in decode_order(list(by_name)):
+        order = decode_order(list(by_name))
+        shared = SharedCounts([by_name[name] for name in order])
+        for name in order:
             stream = by_name[name]
-            p = plan(stream, decoded)
+            p = plan(stream, decoded, shared)
             decoded[name] = stream.array.reshape(-1)
             out[name] = ContextCoded(p.bits, {"context": {name: p.context}, "split": {name: p.split is not None}}, plan=p)
         return {s.name: out[s.name] for s in streams}
