@@ -51,7 +51,8 @@ KT_ALPHABET = 1 << 12     # and alphabets of at most this size (its model quanti
 @dataclass
 class Plan:
     """How one stream is coded: ``context`` (candidate name), ``values`` (the context value of
-    every symbol, None for order 0), ``threshold`` (index into THRESHOLDS), ``bits``, and
+    every symbol; None for order 0, and for a side context, whose values ``side_context`` builds
+    from ``sides`` when the stream is written), ``threshold`` (index into THRESHOLDS), ``bits``, and
     ``sides`` (the per-row and per-column values a side context sends); ``split``: None, or the
     threshold of the low bits' models when the symbol is split (``split_parts``)."""
     context: str
@@ -403,9 +404,11 @@ def row_means(values: np.ndarray, rows, scale: int = 1) -> np.ndarray:
 def column_means(values: np.ndarray, rows, scale: int = 1) -> np.ndarray:
     """The rounded mean of ``values`` times ``scale`` over each column of each run, runs in order."""
     out, start = [], 0
+    top = (1 << 8 * values.dtype.itemsize) - 1 if values.dtype.kind in "ui" else 1 << 62  # a bound on any value
     for count, length in rows:
         block = values[start:start + count * length].reshape(count, length)
-        out.append((block.sum(axis=0, dtype=np.uint64) * np.uint64(scale) + count // 2) // max(count, 1))
+        wide = np.uint32 if count * top * scale + count // 2 < 1 << 32 else np.uint64  # exact either way; 32 bits sum faster
+        out.append((block.sum(axis=0, dtype=wide) * wide(scale) + count // 2) // max(count, 1))
         start += count * length
     return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
 
@@ -574,8 +577,6 @@ def plan(stream: Stream, decoded: dict[str, np.ndarray], shared: SharedCounts | 
             if best is None or bits < best.bits:
                 best = Plan(name, values, threshold, float(bits), sides, split_threshold)
     assert best is not None  # order 0 ("none") is always a candidate
-    if best.sides is not None:  # a side context's values, over the symbols: only the chosen one's
-        best.values = side_context(best.context, best.sides, stream_rows(stream), alphabet)[0]
     return best
 
 
@@ -695,7 +696,8 @@ class Context(Coder):
         side_tables = []
         for values, n_values in zip(p.sides or (), side_alphabets(p.context, alphabet)):
             side_tables += _encode_groups(encoder, values, np.zeros(values.size, np.int64), n_values, values.size)
-        group_of = _group_of(p.values, p.threshold, symbols.size)
+        values = p.values if p.sides is None else side_context(p.context, p.sides, stream_rows(stream), alphabet)[0]
+        group_of = _group_of(values, p.threshold, symbols.size)
         if p.split is None:
             tables = _encode_groups(encoder, symbols, group_of, alphabet, symbols.size)
         else:
