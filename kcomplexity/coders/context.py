@@ -39,6 +39,7 @@ from .rangecode import (PRECISION, STATE_BITS, WORD_BITS, _model, _range_coder, 
 ALLOWANCE_BITS = -math.log2(1 - 2.0 ** (PRECISION - (STATE_BITS - WORD_BITS)))
 FLUSH_BITS = STATE_BITS + WORD_BITS
 THRESHOLDS = tuple(4 ** j for j in range(12))  # a context keeps its own model from this many symbols
+THRESHOLD_COLUMN = np.array(THRESHOLDS)[:, None]
 CHOICE_BITS = 3 + 4 + 1 + 4  # the context candidate, its threshold, the split flag and the low part's threshold
 SPLIT_HIGH_BITS = 3       # a split codes a symbol's top bits in context, then its low bits given them
 LOW_ZERO_MASK = 31        # mantissa_{i-1} & mask == 0 marks a narrower float's value
@@ -86,9 +87,8 @@ def quantize(counts: np.ndarray) -> np.ndarray:
 def model_bits(counts: np.ndarray) -> np.ndarray:
     """Code length of each row of ``counts`` under its quantised model, 0 for rows with one symbol."""
     c = np.atleast_2d(np.asarray(counts, np.int64))
-    f = quantize(c)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bits = np.where(c > 0, c * (PRECISION - np.log2(np.maximum(f, 1))), 0.0).sum(axis=1)
+    f = quantize(c)  # >= 1 where taken: no log of 0
+    bits = np.where(c > 0, c * (PRECISION - np.log2(np.maximum(f, 1))), 0.0).sum(axis=1)
     return np.where((c > 0).sum(axis=1) > 1, bits, 0.0)
 
 
@@ -354,7 +354,7 @@ def best_thresholds(joints: list[np.ndarray], alphabet: int, n: int) -> list[tup
         joint = joint[joint.any(axis=1)]  # an empty context value is never kept (every threshold is >= 1): no bits
         key = joint.tobytes() + bytes(str(joint.shape), "ascii")
         if key not in found:
-            keeps = joint.sum(axis=1)[None, :] >= np.array(THRESHOLDS)[:, None]  # per threshold, the values kept
+            keeps = joint.sum(axis=1) >= THRESHOLD_COLUMN  # per threshold, the values kept
             n_kept = keeps.sum(axis=1).tolist()
             new = [i for i in range(len(THRESHOLDS)) if i == 0 or n_kept[i] != n_kept[i - 1]]
             merging = [i for i in new if n_kept[i] < len(joint)]  # a merged group of none costs nothing
@@ -367,13 +367,12 @@ def best_thresholds(joints: list[np.ndarray], alphabet: int, n: int) -> list[tup
     results, at = [], 0
     for keeps, new, merging in parts:
         k = keeps.shape[1]
-        per_value, coded = all_bits[at:at + k], all_coded[at:at + k]
+        per_value, kept_coded = all_bits[at:at + k], (keeps & all_coded[at:at + k]).any(axis=1).tolist()
         rest = dict(zip(merging, zip(all_bits[at + k:].tolist(), all_coded[at + k:].tolist())))
         best = (0, math.inf)
         for i in new:
             rest_bits, rest_coded = rest.get(i, (0.0, False))
-            bits = np.add.reduce(per_value[keep := keeps[i]]) + rest_bits + \
-                (FLUSH_BITS if rest_coded or coded[keep].any() else 0)
+            bits = np.add.reduce(per_value[keeps[i]]) + rest_bits + (FLUSH_BITS if rest_coded or kept_coded[i] else 0)
             if bits < best[1]:
                 best = (i, float(bits))
         results.append(best)
