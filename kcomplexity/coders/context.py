@@ -13,7 +13,8 @@ what a decoder already has, so the streams of one encoding decode in the order b
 
 For every stream the coder prices each candidate context and merge threshold (contexts
 with fewer symbols than the threshold share one model) from the joint counts and keeps
-the cheapest, order 0 included. ``bits`` counts the choice, the histograms, the per-row
+the cheapest, order 0 included (the counts: ``context_counts``, shared between the streams
+of one value and never expanded to a context per symbol). ``bits`` counts the choice, the histograms, the per-row
 contexts and the range code of the quantised models (``PRECISION``-bit frequencies, the
 ones the decoder rebuilds from the histograms) plus ``ALLOWANCE_BITS`` per symbol and
 ``FLUSH_BITS`` per stream for the range coder's truncation and flush (the proven bounds of
@@ -90,19 +91,6 @@ def model_bits(counts: np.ndarray) -> np.ndarray:
     f = quantize(c)  # >= 1 where taken: no log of 0
     bits = np.where(c > 0, c * (PRECISION - np.log2(np.maximum(f, 1))), 0.0).sum(axis=1)
     return np.where((c > 0).sum(axis=1) > 1, bits, 0.0)
-
-
-def side_joint(name: str, sides: list[np.ndarray], rows, symbols: np.ndarray, alphabet: int,
-               shared: "SharedCounts") -> np.ndarray:
-    """The joint counts of a side context (the per-symbol values ``side_context`` builds) without
-    building its values: the row's value ("row", "row_tz") or the row's plus the column's
-    ("rowcol"); any other side context through its values."""
-    if name in ("row", "row_tz"):
-        return shared.side_joint(sides[0], None, rows, symbols, side_alphabets(name, alphabet)[0], alphabet)
-    if name == "rowcol":
-        return shared.side_joint(sides[0], sides[1], rows, symbols, 2 * side_alphabets(name, alphabet)[0], alphabet)
-    values, n_values = side_context(name, sides, rows, alphabet)
-    return shared.joint(values, symbols, n_values, alphabet)
 
 
 def kt_bits(counts: np.ndarray) -> np.ndarray:
@@ -349,6 +337,19 @@ def splittable(alphabet: int) -> bool:
     return alphabet >= 32 and alphabet & (alphabet - 1) == 0
 
 
+def side_joint(name: str, sides: list[np.ndarray], rows, symbols: np.ndarray, alphabet: int,
+               shared: SharedCounts) -> np.ndarray:
+    """The joint counts of a side context (the per-symbol values ``side_context`` builds) without
+    building its values: the row's value ("row", "row_tz") or the row's plus the column's
+    ("rowcol"); any other side context through its values."""
+    if name in ("row", "row_tz"):
+        return shared.side_joint(sides[0], None, rows, symbols, side_alphabets(name, alphabet)[0], alphabet)
+    if name == "rowcol":
+        return shared.side_joint(sides[0], sides[1], rows, symbols, 2 * side_alphabets(name, alphabet)[0], alphabet)
+    values, n_values = side_context(name, sides, rows, alphabet)
+    return shared.joint(values, symbols, n_values, alphabet)
+
+
 def plan(stream: Stream, decoded: dict[str, np.ndarray], shared: SharedCounts | None = None) -> Plan:
     """The cheapest way to code ``stream`` given the streams a decoder has before it: a context,
     its merge threshold, and whether the symbols are split (top bits in context, low bits given
@@ -362,8 +363,9 @@ def plan(stream: Stream, decoded: dict[str, np.ndarray], shared: SharedCounts | 
         options["byte"] = (position, int(position.max()) + 1)
     options.update(candidates(stream, decoded, alphabet) if stream.nsymbols is not None else {})
     options["none"] = (None, 1)  # last: its counts are the marginal of any other's
-    tried: list[tuple[str, np.ndarray | None, np.ndarray, float, list[np.ndarray] | None]] = []  # per candidate:
-    marginal = None  # (name, values, joint counts, side bits, side values)
+    # per candidate: (name, values, joint counts, side bits, side values)
+    tried: list[tuple[str, np.ndarray | None, np.ndarray, float, list[np.ndarray] | None]] = []
+    marginal = None
     for name, option in options.items():
         sides, side = None, 0.0
         if option is None:  # a side context
