@@ -18,15 +18,18 @@ Targets, each line ending in PASS or FAIL:
   >= 1 % below ZipNN on MiniLM in both dtypes;
 - on the 310M bf16 model, relative to zstd-3 one-shot over the same bytes: the ideal path
   <= 1.5x, the real stream (verify) <= 4x;
-- ``best`` <= every member's bits + its index bits, in at most its slowest member's time + 10 %.
+- ``best`` <= every member's bits + its index bits, in at most its slowest member's time + 10 %
+  (times side by side: ``best_seconds``; the line shows the load average, since ``best`` runs
+  its members in parallel and so needs a free core for each).
 
 Run: ``PYTHONPATH=. .venv/bin/python benchmarks/bench_bound.py --model DIR [--zipnn /tmp/zipnn]
-[--steps 300] [--no-scale] [--params 3e8] [--groups minilm,data,trained,scale]``.
+[--steps 300] [--no-scale] [--params 3e8] [--groups minilm,data,trained,scale] [--best-repeats 3]``.
 """
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 import warnings
@@ -121,14 +124,21 @@ def constriction_floor(n: int = 1 << 23) -> tuple[float, float]:
     return encode / anchor, (time.perf_counter() - start) / anchor
 
 
-def member_seconds(tensors) -> dict[str, float]:
-    """Time of each member of the default ``best`` portfolio alone, summed over tensors."""
-    out = {}
-    for spec in Best.DEFAULT:
-        start = time.perf_counter()
-        for w in tensors.values():
-            kc.estimate(w, spec)
-        out[spec] = time.perf_counter() - start
+def best_seconds(tensors, repeats: int = 3) -> dict[str, float]:
+    """Time of ``best`` and of each member of its default portfolio alone, summed over tensors,
+    measured side by side: per tensor the runs alternate (order rotated each repeat) and each
+    side keeps its fastest of ``repeats`` runs, so that load from elsewhere hits both alike."""
+    specs = ["best", *Best.DEFAULT]
+    out = dict.fromkeys(specs, 0.0)
+    for w in tensors.values():
+        fastest = dict.fromkeys(specs, math.inf)
+        for r in range(repeats):
+            for spec in specs[r % len(specs):] + specs[:r % len(specs)]:
+                start = time.perf_counter()
+                kc.estimate(w, spec)
+                fastest[spec] = min(fastest[spec], time.perf_counter() - start)
+        for spec in specs:
+            out[spec] += fastest[spec]
     return out
 
 
@@ -210,6 +220,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--params", type=float, default=3e8)
     ap.add_argument("--no-scale", action="store_true")
+    ap.add_argument("--best-repeats", type=int, default=3,
+                    help="runs of best and of each member per tensor for the time check (the fastest counts)")
     ap.add_argument("--groups", default="minilm,data,trained,scale",
                     help="comma list of model groups to run: minilm, data, trained, scale")
     args = ap.parse_args()
@@ -235,25 +247,24 @@ def main() -> None:
     for name, tensors in models.items():
         n = sum(t.size for t in tensors.values())
         results[name] = measure(tensors, COLUMNS, zipnn)
-        members = member_seconds(tensors)
-        best_checks.append((name, results[name], members, len(tensors)))
+        best_checks.append((name, results[name], best_seconds(tensors, args.best_repeats), len(tensors)))
         print(row(name, n, results[name]), flush=True)
 
     scale = None
     if not args.no_scale and "scale" in groups:
         cols = [c for c in COLUMNS if c not in SLOW]
         totals = {c: [0.0, 0.0] for c in cols}
-        members = dict.fromkeys(Best.DEFAULT, 0.0)
+        timed = dict.fromkeys(["best", *Best.DEFAULT], 0.0)
         n = count = anchor = 0
         for _, w in scale_model(args.params):
             n, count, anchor = n + w.size, count + 1, anchor + zstd3_seconds({"w": w})
             for c, (b, s) in measure({"w": w}, cols, zipnn).items():
                 totals[c][0] += b
                 totals[c][1] += s
-            for spec, s in member_seconds({"w": w}).items():
-                members[spec] += s
+            for spec, s in best_seconds({"w": w}, args.best_repeats).items():
+                timed[spec] += s
         scale = {c: tuple(v) for c, v in totals.items()}
-        best_checks.append(("scale bf16", scale, members, count))
+        best_checks.append(("scale bf16", scale, timed, count))
         print(row(f"Llama-shaped {n / 1e6:.0f}M bf16", n, scale), flush=True)
 
     print("\nTargets")
@@ -283,12 +294,13 @@ def main() -> None:
               f"{encode:.2f}x (encode) + {decode:.2f}x (decode) = {encode + decode:.2f}x zstd-3's time; "
               "bf16 fields|ctx codes 2-3 symbols per value (exponent, mantissa, its split)")
     index_bits = Best().index_bits
-    for name, r, members, count in best_checks:  # per tensor: best <= each member + index bits
+    for name, r, timed, count in best_checks:  # per tensor: best <= each member + index bits
         bound = min(r[m][0] for m in Best.DEFAULT) + count * index_bits
-        slowest = max(members.values())
+        slowest = max(timed[m] for m in Best.DEFAULT)
         check(f"{name}: best - (min member + {index_bits} bit x {count} tensors) = {r['best'][0] - bound:+.1f}; "
-              f"time {r['best'][1] / slowest:.2f}x slowest member <= 1.1x",
-              r["best"][0] <= bound and r["best"][1] <= 1.1 * slowest)
+              f"time {timed['best']:.2f}s = {timed['best'] / slowest:.2f}x slowest member <= 1.1x "
+              f"(side by side, fastest of {args.best_repeats}; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
+              r["best"][0] <= bound and timed["best"] <= 1.1 * slowest)
 
 
 if __name__ == "__main__":

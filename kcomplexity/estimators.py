@@ -8,9 +8,10 @@ import copy
 import math
 import os
 import re
+import threading
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -107,16 +108,29 @@ class Pipeline:
         if self.coder.ndim >= 2 and len(model.tensors) > 1:
             return self._per_matrix(model, verify, threads)
         start = time.perf_counter()
-        encoded = model.encode(self.encoding, count=self.coder.counts_only and not verify)
+        estimate, proof = self.measure(model, threads, progress, verifiable=verify)
+        if verify and proof is not None:
+            estimate.details["verified_bits"] = proof()
+        estimate.seconds = time.perf_counter() - start
+        return estimate
+
+    def measure(self, model: ModelStream, threads: int = 1, progress=None, *,
+                verifiable: bool = False) -> tuple[Estimate, "Callable[[], float] | None"]:
+        """The estimate of ``model`` (unverified) and, with ``verifiable``, a call that verifies
+        it later from the kept streams and codes (``_verify``: returns the real bits); None
+        when skipped. ``Best`` verifies only its winner this way, without coding it again."""
+        if self.coder.ndim >= 2 and len(model.tensors) > 1:
+            return (self._per_matrix(model, False, threads),
+                    lambda: self._per_matrix(model, True, threads).details["verified_bits"])
+        start = time.perf_counter()
+        encoded = model.encode(self.encoding, count=self.coder.counts_only and not verifiable)
         try:
             coded = self.code(encoded.streams, threads, progress)
         except TooSmall as exc:
-            return self.record(model, float("nan"), {}, time.perf_counter() - start, skipped=str(exc))
-        details = self._details(encoded, coded)
-        if verify:
-            details["verified_bits"] = self._verify(model, encoded, coded)
+            return self.record(model, float("nan"), {}, time.perf_counter() - start, skipped=str(exc)), None
         bits = encoded.side_bits + sum(c.bits for c in coded.values())
-        return self.record(model, bits, details, time.perf_counter() - start)
+        estimate = self.record(model, bits, self._details(encoded, coded), time.perf_counter() - start)
+        return estimate, (lambda: self._verify(model, encoded, coded)) if verifiable else None
 
     def code(self, streams: list[Stream], threads: int = 1, progress=None) -> dict[str, Coded]:
         """Each stream through the coder, by name. A lossless coder's stream is the shorter of
@@ -246,10 +260,11 @@ class Best(Pipeline):
 
     Spec: ``best`` (the default portfolio ``DEFAULT``), ``best(fields|ctx,raw|lzma-9)`` (any
     lossless specs, in order), and ``-tS`` for a time budget of S seconds (``best-t60``).
-    Members run concurrently on ``workers`` threads (default: one each; compressors and numpy
-    release the GIL); a member not started within the budget is skipped, its bits None in
-    ``details["members"]``, and still counted in n. ``details["winner"]`` names the winner,
-    whose details follow; ``verify=True`` verifies the winner.
+    Members run concurrently on ``workers`` threads (default: one each): the calling thread and
+    helpers from one pool shared by every call (compressors and numpy release the GIL); a
+    member not started within the budget is skipped, its bits None in ``details["members"]``,
+    and still counted in n. ``details["winner"]`` names the winner, whose details follow;
+    ``verify=True`` verifies the winner from the streams and codes its run kept (no second run).
 
     >>> import numpy as np
     >>> e = Best(["fields|entropy", "raw|zstd-3"]).estimate(np.tile(np.arange(16, dtype=np.float32), 256))
@@ -298,24 +313,59 @@ class Best(Pipeline):
         model = ModelStream.of(x, allow_nonfinite=allow_nonfinite)
         start = time.perf_counter()
 
-        def run(member: Pipeline) -> Estimate | None:
+        def run(member: Pipeline) -> tuple[Estimate, Callable | None] | None:
             if self.budget is not None and time.perf_counter() - start > self.budget:
                 return None
-            return member.estimate(model, threads=threads)
+            return member.measure(model, threads, verifiable=verify)
 
-        with ThreadPoolExecutor(self.workers) as pool:
-            results = dict(zip((m.spec for m in self.members), pool.map(run, self.members)))
-        done = {spec: r for spec, r in results.items() if r is not None and not math.isnan(r.bits)}
-        details: dict = {"members": {spec: (r.bits if r is not None else None) for spec, r in results.items()}}
+        results = dict(zip((m.spec for m in self.members), _run_each(run, self.members, self.workers)))
+        done = {spec: r for spec, r in results.items() if r is not None and not math.isnan(r[0].bits)}
+        details: dict = {"members": {spec: (r[0].bits if r is not None else None) for spec, r in results.items()}}
         if not done:
             return self.record(model, float("nan"), details, time.perf_counter() - start,
                                skipped="no member of the portfolio gave a number (budget or too small)")
-        winner = min(done, key=lambda spec: done[spec].bits)
-        chosen = parse(winner).estimate(model, verify=True, threads=threads) if verify else done[winner]
+        winner = min(done, key=lambda spec: done[spec][0].bits)
+        chosen, proof = done[winner]
         details.update(chosen.details, winner=winner, index_bits=self.index_bits)
-        if verify:
-            details["verified_bits"] = chosen.details["verified_bits"] + self.index_bits
+        if verify and proof is not None:
+            details["verified_bits"] = proof() + self.index_bits
         return self.record(model, chosen.bits + self.index_bits, details, time.perf_counter() - start)
+
+
+_POOL: dict = {}  # the helper threads every Best shares, made once per process (a forked child makes its own)
+_POOL_LOCK = threading.Lock()
+HELPER_THREADS = 32  # at most this many members run at once beside the calling threads, over all calls
+
+
+def _helpers() -> ThreadPoolExecutor:
+    """The shared pool of helper threads (made on first use, threads started on demand)."""
+    with _POOL_LOCK:
+        if _POOL.get("pid") != os.getpid():  # a pool inherited through fork has no threads behind it
+            _POOL.update(pid=os.getpid(), pool=ThreadPoolExecutor(HELPER_THREADS, thread_name_prefix="kcomplexity-best"))
+        return _POOL["pool"]
+
+
+def _run_each(run: Callable, items: list, workers: int) -> list:
+    """``[run(item) for item in items]`` on ``workers`` threads: the calling thread and
+    ``workers - 1`` helpers from the shared pool, each taking the next item not yet taken.
+    No pool is made per call, and one worker runs everything in the calling thread."""
+    results: list = [None] * len(items)
+    pending, lock = iter(enumerate(items)), threading.Lock()
+
+    def drain() -> None:
+        while True:
+            with lock:
+                item = next(pending, None)
+            if item is None:
+                return
+            results[item[0]] = run(item[1])
+    helpers = [_helpers().submit(drain) for _ in range(min(workers, len(items)) - 1)]
+    try:
+        drain()
+    finally:
+        for h in helpers:
+            h.result()
+    return results
 
 
 def estimate(x, estimator: "str | Pipeline | list" = DEFAULT_ESTIMATOR, *, verify: bool = False,
