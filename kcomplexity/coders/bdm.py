@@ -498,15 +498,17 @@ def score_tiles(grid: np.ndarray, per_tile: tuple[int, int], ndim: int, nsymbols
             np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
             first[::rows.shape[1]] = True
             runs = int(np.count_nonzero(first))
-            log_bits += _log_runs(first, runs)
+            repeats = np.flatnonzero(~first) if 2 * runs > ordered.size else None  # the fewer
+            log_bits += _log_runs(first, runs, repeats)
             if not dense:
                 ctm, absent = lookup(ordered[first].astype(np.int64), ndim, nsymbols, side)
                 ctm_bits, missing = ctm_bits + float(ctm.sum()), missing + int(absent.sum())
-            elif 2 * runs <= ordered.size and whole is None:
+            elif repeats is None and whole is None:
                 by_code += histogram(ordered[first], n_codes)
             else:  # every block, less the repeats
                 every = histogram(ordered, n_codes)
-                by_code += every - histogram(ordered[~first], n_codes)
+                by_code += every
+                by_code -= histogram(ordered[~first] if repeats is None else np.take(ordered, repeats), n_codes)
                 if whole is not None:
                     whole += every
             distinct += runs
@@ -517,11 +519,13 @@ def score_tiles(grid: np.ndarray, per_tile: tuple[int, int], ndim: int, nsymbols
     return Score(ctm_bits + log_bits, blocks, distinct, n_codes, largest, missing)
 
 
-def _log_runs(first: np.ndarray, runs: int) -> float:
-    """Sum of log2 of the run lengths, given the mask of run starts (a row starts with one)."""
+def _log_runs(first: np.ndarray, runs: int, repeats: np.ndarray | None = None) -> float:
+    """Sum of log2 of the run lengths, given the mask of run starts (a row starts with one);
+    ``repeats``: the positions that are no run start, when more than half are (else unused)."""
     if 2 * runs <= first.size:
         return float(log2_counts(np.diff(np.flatnonzero(first), append=first.size)).sum())
-    repeats = np.flatnonzero(~first)  # consecutive positions continue one run, n - 1 of them
+    if repeats is None:
+        repeats = np.flatnonzero(~first)  # consecutive positions continue one run, n - 1 of them
     if repeats.size == 0:
         return 0.0
     ends = np.flatnonzero(np.diff(repeats) != 1)
