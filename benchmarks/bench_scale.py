@@ -6,8 +6,8 @@ hidden size, RMS norms, untied lm_head) with ``--params`` parameters (default 3e
 temporary folder, deletes it afterwards, and prints side by side, per dtype (bf16 and
 float32, the same shapes):
 
-1. the anchor: every tensor's bytes read from the shards and compressed with
-   zstandard level 3 one-shot (reading included, as ``analyse`` reads too);
+1. the anchor: every tensor read with the reader ``analyse`` uses (``kc.load``) and its bytes
+   compressed with zstandard level 3 one-shot (reading included on both sides, done alike);
 2. ``kc.analyse(folder, spec)`` time for fields|entropy, fields|zstd-3, raw|zstd-3,
    bitplanes8|bdm2d and its size-stable form bitplanes8|bdm2d-tile64, and fields|ctx (ideal
    length), as a multiple of the anchor (targets 1.0x, 1.5x, 1.2x, 2.0x, 2.0x, 1.5x);
@@ -147,9 +147,11 @@ def timed(fn, *args, **kw) -> tuple[float, object]:
 
 
 def anchor(folder: Path) -> tuple[float, int]:
+    """zstd-3 one-shot over every tensor, each read as ``analyse`` reads it (``kc.load``: the
+    same reader, the same bytes), so that reading costs both sides alike."""
     def run():
-        cctx = zstandard.ZstdCompressor(level=3)
-        return sum(len(cctx.compress(b)) for b in tensor_bytes(folder))
+        cctx, weights = zstandard.ZstdCompressor(level=3), kc.load(str(folder))
+        return sum(len(cctx.compress(np.ascontiguousarray(weights[name]).view(np.uint8).data)) for name in weights)
     return timed(run)
 
 
@@ -186,6 +188,7 @@ def model_section(params: float, dtype_key: str, only: list[str] | None = None, 
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         folder = Path(tmp)
         write_model(folder, shapes, dtype_key)
+        os.sync()  # no write-back of the new shards while timing
         n_params = sum(int(np.prod(s)) for s in shapes.values())
         size = sum(f.stat().st_size for f in folder.glob("*.safetensors"))
         print(f"\n== {dtype_key}: {n_params / 1e6:.0f}M parameters, {len(shapes)} tensors, "
