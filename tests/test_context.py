@@ -144,6 +144,17 @@ def test_best_budget_skips_members_that_did_not_start():
     assert np.isnan(e.bits) and e.skipped and e.details["members"] == {"raw|zstd-3": None, "fields|ctx": None}
 
 
+def test_best_codes_each_member_once_and_verifies_the_winner_from_that_run(monkeypatch):
+    from kcomplexity.estimators import Best, Pipeline
+    calls = []
+    code = Pipeline.code
+    monkeypatch.setattr(Pipeline, "code", lambda self, *a, **kw: calls.append(self.spec) or code(self, *a, **kw))
+    e = Best(["raw|zstd-3", "raw|lz4"]).estimate(np.tile(np.arange(64, dtype=np.float32), 64), verify=True)
+    assert sorted(calls) == ["raw|lz4", "raw|zstd-3"]
+    assert e.bits - e.details["index_bits"] == e.details["members"][e.details["winner"]]
+    assert e.details["verified_bits"] <= e.bits
+
+
 def test_best_in_analyse(tmp_path):
     rng = np.random.default_rng(10)
     df = kc.analyse({"w": rng.standard_normal((40, 30)).astype(np.float32), "b": np.zeros(30, np.float32)},
