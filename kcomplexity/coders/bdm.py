@@ -508,7 +508,11 @@ def score_tiles(grid: np.ndarray, per_tile: tuple[int, int], ndim: int, nsymbols
             else:  # every block, less the repeats
                 every = histogram(ordered, n_codes)
                 by_code += every
-                by_code -= histogram(ordered[~first] if repeats is None else np.take(ordered, repeats), n_codes)
+                gone = ordered[~first] if repeats is None else np.take(ordered, repeats)
+                if gone.size * 8 < n_codes:  # a few: one by one beats a histogram of n_codes bins
+                    np.subtract.at(by_code, gone, 1)
+                else:
+                    by_code -= histogram(gone, n_codes)
                 if whole is not None:
                     whole += every
             distinct += runs
