@@ -261,7 +261,7 @@ class Best(Pipeline):
     Spec: ``best`` (the default portfolio ``DEFAULT``), ``best(fields|ctx,raw|lzma-9)`` (any
     lossless specs, in order), and ``-tS`` for a time budget of S seconds (``best-t60``).
     Members run concurrently on ``workers`` threads (default: one each): the calling thread and
-    helpers from one pool shared by every call (compressors and numpy release the GIL); a
+    helpers from one pool shared by every call (compressors release the GIL); a
     member not started within the budget is skipped, its bits None in ``details["members"]``,
     and still counted in n. ``details["winner"]`` names the winner, whose details follow;
     ``verify=True`` verifies the winner from the streams and codes its run kept (no second run).
