@@ -8,7 +8,7 @@ Layers, lowest first: a module imports only from its own layer or below
 the public face, which only ``cli`` imports):
 
     _version, errors, arrays, specced -> encodings, sparsity_measures, io -> coders -> registry, estimators, testing
-    -> variants, analysis -> plot -> train -> demo -> kcomplexity -> cli
+    -> variants, analysis -> plot -> train -> demo -> kcomplexity -> cli -> __main__
 
 >>> import numpy as np, kcomplexity
 >>> round(kcomplexity.estimate(np.zeros(4096, np.float32), "raw|zstd-3").bits_per_value, 3)

@@ -31,7 +31,7 @@ import sys
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 from dataclasses import dataclass
 from functools import lru_cache, reduce
 from itertools import product
@@ -54,7 +54,7 @@ MIN_LENGTH = 2          # smallest side the recursive partition keeps (pybdm's d
 CHUNK_BLOCKS = 1 << 21  # blocks packed at once: bounds peak memory
 _BINCOUNT_LIMIT = 1 << 20
 RAW_TABLE_LIMIT = 1 << 16  # shapes with at most this many raw blocks get a CTM array by raw code
-SORT_KIND = "stable"  # radix sort for 16-bit codes: ~3x numpy's default on a tile's few hundred codes
+SORT_KIND: Literal["stable"] = "stable"  # radix sort for 16-bit codes: ~3x numpy's default on a tile's few hundred codes
 SKEW = 0.10  # the whole form is out of regime where it differs from the size-stable form by more
 
 
