@@ -196,28 +196,29 @@ def _field_role(name: str) -> tuple[str, str]:
     return (prefix + "." if prefix else ""), field
 
 
-def row_means(values: np.ndarray, rows, scale: int = 1) -> np.ndarray:
-    """The rounded mean of ``values`` times ``scale`` over each row of ``rows`` ((count, length) runs)."""
+def _run_means(values: np.ndarray, rows, scale: int, axis: int) -> list[np.ndarray]:
+    """Per run of ``rows`` ((count, length) blocks), the rounded mean of ``values`` times ``scale``
+    along ``axis``: over each row (1) or each column (0)."""
     out, start = [], 0
     top = (1 << 8 * values.dtype.itemsize) - 1 if values.dtype.kind in "ui" else 1 << 62  # a bound on any value
     for count, length in rows:
         block = values[start:start + count * length].reshape(count, length)
-        wide = np.uint32 if length * top * scale + length // 2 < 1 << 32 else np.uint64  # exact either way; 32 bits sum faster
-        total = block.sum(axis=1, dtype=wide) * wide(scale)
-        out.append(((total + length // 2) // max(length, 1)).astype(np.int64 if scale > 1 else values.dtype))
+        size = block.shape[axis]
+        wide = np.uint32 if size * top * scale + size // 2 < 1 << 32 else np.uint64  # exact either way; 32 bits sum faster
+        out.append((block.sum(axis=axis, dtype=wide) * wide(scale) + size // 2) // max(size, 1))
         start += count * length
-    return np.concatenate(out) if out else np.zeros(0, values.dtype)
+    return out
+
+
+def row_means(values: np.ndarray, rows, scale: int = 1) -> np.ndarray:
+    """The rounded mean of ``values`` times ``scale`` over each row of ``rows`` ((count, length) runs)."""
+    out = _run_means(values, rows, scale, axis=1)
+    return np.concatenate(out).astype(np.int64 if scale > 1 else values.dtype) if out else np.zeros(0, values.dtype)
 
 
 def column_means(values: np.ndarray, rows, scale: int = 1) -> np.ndarray:
     """The rounded mean of ``values`` times ``scale`` over each column of each run, runs in order."""
-    out, start = [], 0
-    top = (1 << 8 * values.dtype.itemsize) - 1 if values.dtype.kind in "ui" else 1 << 62  # a bound on any value
-    for count, length in rows:
-        block = values[start:start + count * length].reshape(count, length)
-        wide = np.uint32 if count * top * scale + count // 2 < 1 << 32 else np.uint64  # exact either way; 32 bits sum faster
-        out.append((block.sum(axis=0, dtype=wide) * wide(scale) + count // 2) // max(count, 1))
-        start += count * length
+    out = _run_means(values, rows, scale, axis=0)
     return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
 
 
