@@ -4,21 +4,25 @@ Each stream is coded as symbol groups, one static model per context value (merge
 rare), the histograms sent as ``entropy`` sends its histogram. Contexts come only from
 what a decoder already has, so the streams of one encoding decode in the order below:
 
-- ``fields`` exponent: the rounded mean exponent of its row (``Stream.rows``), sent per row;
+- ``fields`` exponent: the rounded mean exponent of its row (``Stream.rows``), sent per row,
+  or its row's plus its column's mean in half exponents (``rowcol``), both sent;
 - sign and ``mantissa_0``: the exponent;
 - ``mantissa_i`` (i >= 1): the exponent, or whether the 5 low bits of ``mantissa_{i-1}``
-  are all zero (values of a narrower float inside a wider one: fp16 or bf16 in fp32);
+  are all zero, or its row's shared trailing zero bits (``row_tz``): values of a narrower
+  float inside a wider one (fp16 or bf16 in fp32);
 - a raw byte stream: the byte's position in its value (a byte split without an encoding);
 - any other symbol stream: no context (order 0).
 
 For every stream the coder prices each candidate context and merge threshold (contexts
 with fewer symbols than the threshold share one model) from the joint counts and keeps
 the cheapest, order 0 included (the counts: ``context_counts``, shared between the streams
-of one value and never expanded to a context per symbol). ``bits`` counts the choice, the histograms, the per-row
-contexts and the range code of the quantised models (``PRECISION``-bit frequencies, the
+of one value and never expanded to a context per symbol). A stream of 32 symbols or more may
+be split: its top bits coded in the context, its low bits given the top bits (``split_parts``).
+``bits`` counts the choice, the histograms, the side values and the range code of the quantised models (``PRECISION``-bit frequencies, the
 ones the decoder rebuilds from the histograms) plus ``ALLOWANCE_BITS`` per symbol and
 ``FLUSH_BITS`` per stream for the range coder's truncation and flush (the proven bounds of
-``rangecode.coding_overhead``), so that it is at least the real stream's length. ``roundtrip`` writes that stream and decodes it.
+``rangecode.coding_overhead``), so that it is at least the real stream's length.
+``roundtrip`` writes that stream and decodes it.
 """
 from __future__ import annotations
 
