@@ -282,10 +282,15 @@ def side_values(name: str, symbols: np.ndarray, rows, alphabet: int) -> list[np.
     return [row_trailing_zeros(symbols, rows, side_alphabets(name, alphabet)[0] - 1)]
 
 
+def side_size(name: str, alphabet: int) -> int:
+    """How many context values a side context gives: its side alphabet, twice that for "rowcol" (a sum of two)."""
+    return (2 if name == "rowcol" else 1) * side_alphabets(name, alphabet)[0]
+
+
 def side_context(name: str, sides: list[np.ndarray], rows, alphabet: int) -> tuple[np.ndarray, int]:
     """Each symbol's context value from the side values, and the number of values: the row's,
     or for "rowcol" the sum of its row's and column's means (a scale that multiplies)."""
-    n_values = 2 * side_alphabets(name, alphabet)[0] if name == "rowcol" else side_alphabets(name, alphabet)[0]
+    n_values = side_size(name, alphabet)
     narrow = [side.astype(np.uint16 if n_values <= 1 << 16 else np.uint32) for side in sides]
     if name == "rowcol":
         return expand_rows(narrow[0], rows) + expand_columns(narrow[1], rows), n_values
@@ -347,10 +352,9 @@ def side_joint(name: str, sides: list[np.ndarray], rows, symbols: np.ndarray, al
     """The joint counts of a side context (the per-symbol values ``side_context`` builds) without
     building its values: the row's value ("row", "row_tz") or the row's plus the column's
     ("rowcol"); any other side context through its values."""
-    if name in ("row", "row_tz"):
-        return shared.side_joint(sides[0], None, rows, symbols, side_alphabets(name, alphabet)[0], alphabet)
-    if name == "rowcol":
-        return shared.side_joint(sides[0], sides[1], rows, symbols, 2 * side_alphabets(name, alphabet)[0], alphabet)
+    if name in ("row", "row_tz", "rowcol"):
+        columns = sides[1] if name == "rowcol" else None
+        return shared.side_joint(sides[0], columns, rows, symbols, side_size(name, alphabet), alphabet)
     values, n_values = side_context(name, sides, rows, alphabet)
     return shared.joint(values, symbols, n_values, alphabet)
 

@@ -62,7 +62,7 @@ def side_offsets(row_values: np.ndarray, column_values: np.ndarray | None, step:
     terms = [row_values] if column_values is None else [row_values, column_values]
     low = sum(int(t.min()) for t in terms)
     offsets = [((t.astype(np.int64) - int(t.min())) * step).astype(key_type) for t in terms]
-    return low, sum(int(t.max()) for t in terms) - low + 1, offsets[0], offsets[1] if len(offsets) > 1 else None
+    return low, side_span(row_values, column_values), offsets[0], offsets[1] if len(offsets) > 1 else None
 
 
 def side_span(row_values: np.ndarray, column_values: np.ndarray | None) -> int:
