@@ -7,7 +7,7 @@ Layers, lowest first: a module imports only from its own layer or below
 (``tests/test_layers.py`` reads this block; ``kcomplexity`` is this package root,
 the public face, which only ``cli`` imports):
 
-    _version, errors, arrays, specced -> encodings, sparsity_measures, io -> coders -> registry, estimators, testing
+    _version, _native, errors, arrays, specced -> encodings, sparsity_measures, io -> coders -> registry, estimators, testing
     -> variants, analysis -> plot -> train -> demo -> kcomplexity -> cli -> __main__
 
 >>> import numpy as np, kcomplexity

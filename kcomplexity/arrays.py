@@ -15,6 +15,11 @@ import numpy as np
 
 from .errors import InputError
 
+try:
+    from . import _native  # C counting loops, built at install where a compiler is present
+except ImportError:  # not built: numpy computes the same counts, slower
+    _native = None  # type: ignore[assignment]
+
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 FLOAT_DTYPES = (np.dtype(np.float16), BFLOAT16, np.dtype(np.float32), np.dtype(np.float64))
 
@@ -162,9 +167,14 @@ def to_float(arr: np.ndarray, wide: bool = False) -> np.ndarray:
 
 
 def histogram(values: np.ndarray, n: int, chunk: int = 1 << 20) -> np.ndarray:
-    """``np.bincount(values, minlength=n)`` (int64) for non-negative integers below ``n``,
-    a chunk at a time so that the intp copy bincount makes stays in cache."""
+    """``np.bincount(values, minlength=n)`` (int64) for non-negative integers below ``n``:
+    uint16 in one C pass (``_native``, where built), else a chunk at a time so that the intp
+    copy bincount makes stays in cache."""
     flat = values.reshape(-1)
+    if _native is not None and flat.dtype == np.uint16 and n <= 1 << 16:  # one pass, no intp copy
+        out = np.zeros(n, np.int64)
+        _native.histogram_u16(np.ascontiguousarray(flat), out)
+        return out
     if flat.size <= chunk:
         return np.bincount(flat, minlength=n).astype(np.int64, copy=False)
     out = np.zeros(n, np.int64)

@@ -31,7 +31,7 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py*")) if p.suffix in (".py", ".pyi")}  # .pyi: C modules
 
 
 def _known(name: str) -> str:

@@ -1,0 +1,6 @@
+"""Types of the C counting loops in ``_native.c`` (built at install where a compiler is present)."""
+import numpy as np
+
+def histogram_u16(values: np.ndarray, out: np.ndarray) -> None: ...
+def tile_runs(codes: np.ndarray, per_row: int, distinct_by_code: np.ndarray, every_by_code: np.ndarray | None,
+              multiplicities: np.ndarray) -> None: ...
