@@ -68,3 +68,17 @@ def test_tile_runs_refuses_bad_shapes():
         _native.tile_runs(np.zeros(10, np.uint16), 3, np.zeros(16, np.int64), None, np.zeros(4, np.int64))
     with pytest.raises(ValueError, match="outside"):
         _native.tile_runs(np.array([20], np.uint16), 1, np.zeros(16, np.int64), None, np.zeros(2, np.int64))
+
+
+def test_a_tile_larger_than_the_matrix_allocates_for_the_matrix():
+    w = np.random.default_rng(3).normal(size=(64, 64)).astype(np.float32)
+    assert kc_estimate(w, "bitplanes8|bdm2d-tile1048576").bits == pytest.approx(kc_estimate(w, "bitplanes8|bdm2d").bits, rel=1e-13)
+
+
+def kc_estimate(w, spec):
+    import warnings
+
+    import kcomplexity as kc
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return kc.estimate(w, spec)

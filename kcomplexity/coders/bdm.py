@@ -532,7 +532,7 @@ def _score_tiles_native(grid: np.ndarray, per_tile: tuple[int, int], ndim: int, 
     side = TABLES[(ndim, nsymbols)][1]
     n_codes = nsymbols ** side ** ndim
     by_code, blocks, largest = np.zeros(n_codes, np.int64), 0, 0
-    multiplicities = np.zeros(per_tile[0] * per_tile[1] + 1, np.int64)  # [n]: distinct blocks seen n times
+    multiplicities = np.zeros(min(per_tile[0] * per_tile[1], grid.size) + 1, np.int64)  # [n]: blocks seen n times
     for rows in _tile_rows(grid, per_tile):
         tile_counts = np.zeros(rows.shape[1] + 1, np.int64)
         _native.tile_runs(np.ascontiguousarray(rows), rows.shape[1], by_code, whole, tile_counts)
