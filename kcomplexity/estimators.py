@@ -261,7 +261,8 @@ class Best(Pipeline):
     Spec: ``best`` (the default portfolio ``DEFAULT``), ``best(fields|ctx,raw|lzma-9)`` (any
     lossless specs, in order), and ``-tS`` for a time budget of S seconds (``best-t60``).
     Members run concurrently on ``workers`` threads (default: one each): the calling thread and
-    helpers from one pool shared by every call (compressors release the GIL); a
+    helpers from one pool shared by every call (compressors release the GIL); on a model of
+    fewer than ``PARALLEL_VALUES`` values they run in turn in the calling thread. A
     member not started within the budget is skipped, its bits None in ``details["members"]``,
     and still counted in n. ``details["winner"]`` names the winner, whose details follow;
     ``verify=True`` verifies the winner from the streams and codes its run kept (no second run).
@@ -272,6 +273,7 @@ class Best(Pipeline):
     ('raw|zstd-3', True)
     """
     DEFAULT = ("fields|ctx", "raw|zstd-3")
+    PARALLEL_VALUES = 1 << 17  # below, waking a helper and handing it the GIL costs more than the overlap saves
 
     def __init__(self, portfolio=DEFAULT, budget: float | None = None, workers: int | None = None):
         if isinstance(portfolio, (str, Pipeline)) or not portfolio:
@@ -318,7 +320,8 @@ class Best(Pipeline):
                 return None
             return member.measure(model, threads, verifiable=verify)
 
-        results = dict(zip((m.spec for m in self.members), _run_each(run, self.members, self.workers)))
+        workers = self.workers if model.n_values >= self.PARALLEL_VALUES else 1
+        results = dict(zip((m.spec for m in self.members), _run_each(run, self.members, workers)))
         done = {spec: r for spec, r in results.items() if r is not None and not math.isnan(r[0].bits)}
         details: dict = {"members": {spec: (r[0].bits if r is not None else None) for spec, r in results.items()}}
         if not done:

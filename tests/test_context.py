@@ -155,6 +155,16 @@ def test_best_codes_each_member_once_and_verifies_the_winner_from_that_run(monke
     assert e.details["verified_bits"] <= e.bits
 
 
+def test_best_runs_a_small_model_in_the_calling_thread(monkeypatch):
+    from kcomplexity import estimators
+    workers = []
+    run_each = estimators._run_each
+    monkeypatch.setattr(estimators, "_run_each", lambda run, items, n: workers.append(n) or run_each(run, items, n))
+    for size in (estimators.Best.PARALLEL_VALUES - 1, estimators.Best.PARALLEL_VALUES):
+        kc.estimate(np.zeros(size, np.float32), "best")
+    assert workers == [1, 2]
+
+
 def test_best_in_analyse(tmp_path):
     rng = np.random.default_rng(10)
     df = kc.analyse({"w": rng.standard_normal((40, 30)).astype(np.float32), "b": np.zeros(30, np.float32)},
