@@ -167,19 +167,20 @@ def to_float(arr: np.ndarray, wide: bool = False) -> np.ndarray:
 
 
 def histogram(values: np.ndarray, n: int, chunk: int = 1 << 20) -> np.ndarray:
-    """``np.bincount(values, minlength=n)`` (int64) for non-negative integers below ``n``:
+    """``np.bincount(values, minlength=n)`` (int64) for non-negative integers below ``n``."""
+    return add_histogram(values, np.zeros(n, np.int64), chunk)
+
+
+def add_histogram(values: np.ndarray, out: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """``out`` (int64) plus the counts of ``values`` (non-negative integers below ``out.size``):
     uint16 in one C pass (``_native``, where built), else a chunk at a time so that the intp
-    copy bincount makes stays in cache."""
+    copy ``bincount`` makes stays in cache."""
     flat = values.reshape(-1)
-    if _native is not None and flat.dtype == np.uint16 and n <= 1 << 16:  # one pass, no intp copy
-        out = np.zeros(n, np.int64)
+    if _native is not None and flat.dtype == np.uint16 and out.size <= 1 << 16:  # one pass, no intp copy
         _native.histogram_u16(np.ascontiguousarray(flat), out)
         return out
-    if flat.size <= chunk:
-        return np.bincount(flat, minlength=n).astype(np.int64, copy=False)
-    out = np.zeros(n, np.int64)
     for start in range(0, flat.size, chunk):
-        out += np.bincount(flat[start:start + chunk], minlength=n)
+        out += np.bincount(flat[start:start + chunk], minlength=out.size)
     return out
 
 

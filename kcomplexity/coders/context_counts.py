@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..encodings import Stream
-from ..arrays import histogram
+from ..arrays import add_histogram, histogram
 
 CHUNK = 1 << 18            # symbols counted at once (their intp copy in bincount stays in cache)
 
@@ -29,7 +29,7 @@ def joint_counts(context: np.ndarray | None, symbols: np.ndarray, n_context: int
         key = buffer[:min(CHUNK, symbols.size - start)]
         np.multiply(context[start:start + CHUNK], key_type(alphabet), out=key, casting="unsafe")
         np.add(key, symbols[start:start + CHUNK], out=key, casting="unsafe")
-        out += np.bincount(key, minlength=cells)
+        add_histogram(key, out)
     return out.reshape(n_context, alphabet)
 
 
@@ -93,7 +93,7 @@ def side_joint_counts(row_values: np.ndarray, column_values: np.ndarray | None, 
         key = buffer[:piece.size].reshape(piece.shape)
         np.copyto(key, piece, casting="unsafe")
         _add_offsets(key, row_offsets, column_offsets, where, first, column)
-        counts += np.bincount(key.reshape(-1), minlength=span * alphabet)
+        add_histogram(key, counts)
     out = np.zeros((n_values, alphabet), np.int64)
     out[low:low + span] = counts.reshape(span, alphabet)
     return out
@@ -189,7 +189,7 @@ class SharedCounts:
         for start in range(0, size, CHUNK):
             key = buffer[:min(CHUNK, size - start)]
             self._fused_key([p[start:start + CHUNK] for p in pieces], key)
-            out += np.bincount(key, minlength=self.cells)
+            add_histogram(key, out)
         return out
 
     def counts(self) -> np.ndarray:
@@ -248,7 +248,7 @@ class SharedCounts:
             key = buffer[:pieces[0].size].reshape(pieces[0].shape)
             self._fused_key(pieces, key)
             _add_offsets(key, row_offsets, column_offsets, where, first, column)
-            counts += np.bincount(key.reshape(-1), minlength=span * self.cells)
+            add_histogram(key, counts)
         return counts.reshape(span, self.cells), slice(low, low + span)
 
     def joint(self, context: np.ndarray | None, symbols: np.ndarray, n_context: int, alphabet: int) -> np.ndarray:
