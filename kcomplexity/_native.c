@@ -13,26 +13,30 @@ static int as_int64_out(Py_buffer *b, Py_ssize_t n, const char *what) {
     return 1;
 }
 
-/* histogram_u16(values: uint16 buffer, out: int64 buffer of n bins): out[v] += 1 for each v. */
-static PyObject *histogram_u16(PyObject *self, PyObject *args) {
-    Py_buffer src, out;
-    if (!PyArg_ParseTuple(args, "y*w*", &src, &out))
-        return NULL;
-    const uint16_t *v = src.buf;
-    int64_t *bins = out.buf;
-    Py_ssize_t n = src.len / 2, nbins = out.len / 8, bad = -1;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (v[i] >= nbins) { bad = i; break; }
-        bins[v[i]]++;
+/* histogram_uN(values: uintN buffer, out: int64 buffer of n bins): out[v] += 1 for each v. */
+#define HISTOGRAM(NAME, TYPE)                                                                   \
+    static PyObject *NAME(PyObject *self, PyObject *args) {                                     \
+        Py_buffer src, out;                                                                     \
+        if (!PyArg_ParseTuple(args, "y*w*", &src, &out))                                        \
+            return NULL;                                                                        \
+        const TYPE *v = src.buf;                                                                \
+        int64_t *bins = out.buf;                                                                \
+        Py_ssize_t n = src.len / (Py_ssize_t)sizeof(TYPE), nbins = out.len / 8, bad = -1;       \
+        Py_BEGIN_ALLOW_THREADS                                                                  \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                    \
+            if (v[i] >= (uint64_t)nbins) { bad = i; break; }                                    \
+            bins[v[i]]++;                                                                       \
+        }                                                                                       \
+        Py_END_ALLOW_THREADS                                                                    \
+        PyBuffer_Release(&src);                                                                 \
+        PyBuffer_Release(&out);                                                                 \
+        if (bad >= 0)                                                                           \
+            return PyErr_Format(PyExc_ValueError, "value at %zd is outside the %zd bins", bad, nbins); \
+        Py_RETURN_NONE;                                                                         \
     }
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&src);
-    PyBuffer_Release(&out);
-    if (bad >= 0)
-        return PyErr_Format(PyExc_ValueError, "value at %zd is outside the %zd bins", bad, nbins);
-    Py_RETURN_NONE;
-}
+
+HISTOGRAM(histogram_u16, uint16_t)
+HISTOGRAM(histogram_u32, uint32_t)
 
 /* tile_runs(codes, per_row, distinct_by_code, every_by_code | None, multiplicities):
  * codes: uint16, one tile per row of per_row codes. Per tile, each distinct code c adds 1 to
@@ -102,6 +106,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"histogram_u16", histogram_u16, METH_VARARGS, "out[v] += 1 for each uint16 v (int64 bins)."},
+    {"histogram_u32", histogram_u32, METH_VARARGS, "out[v] += 1 for each uint32 v (int64 bins)."},
     {"tile_runs", tile_runs, METH_VARARGS,
      "Per tile (row) of uint16 codes: distinct codes, every code's count and the multiplicities."},
     {NULL, NULL, 0, NULL}};

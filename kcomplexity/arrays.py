@@ -173,11 +173,12 @@ def histogram(values: np.ndarray, n: int, chunk: int = 1 << 20) -> np.ndarray:
 
 def add_histogram(values: np.ndarray, out: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
     """``out`` (int64) plus the counts of ``values`` (non-negative integers below ``out.size``):
-    uint16 in one C pass (``_native``, where built), else a chunk at a time so that the intp
+    uint16 and uint32 in one C pass (``_native``, where built), else a chunk at a time so that the intp
     copy ``bincount`` makes stays in cache."""
     flat = values.reshape(-1)
-    if _native is not None and flat.dtype == np.uint16 and out.size <= 1 << 16:  # one pass, no intp copy
-        _native.histogram_u16(np.ascontiguousarray(flat), out)
+    native = _native and {np.dtype(np.uint16): _native.histogram_u16, np.dtype(np.uint32): _native.histogram_u32}
+    if native and flat.dtype in native:  # one pass, no intp copy
+        native[flat.dtype](np.ascontiguousarray(flat), out)
         return out
     for start in range(0, flat.size, chunk):
         out += np.bincount(flat[start:start + chunk], minlength=out.size)

@@ -82,3 +82,10 @@ def kc_estimate(w, spec):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return kc.estimate(w, spec)
+
+
+def test_histogram_u32_equals_bincount_and_refuses_values_outside():
+    values = np.random.default_rng(4).integers(0, 300_000, 100_000).astype(np.uint32)
+    assert (arrays.histogram(values, 300_000) == np.bincount(values, minlength=300_000)).all()
+    with pytest.raises(ValueError, match="outside the 5 bins"):
+        _native.histogram_u32(np.array([7], np.uint32), np.zeros(5, np.int64))
