@@ -12,13 +12,13 @@ CORE_MIN_PASSED ?= 600
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt kcomplexity/_native.c
+$(STAMP): pyproject.toml setup.py constraints.txt kcomplexity/_native.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24" -c constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
-$(CORE_STAMP): pyproject.toml constraints.txt kcomplexity/_native.c
+$(CORE_STAMP): pyproject.toml setup.py constraints.txt kcomplexity/_native.c
 	$(PYTHON) -m venv $(CORE_VENV)
 	$(CORE_PY) -m pip install --quiet --upgrade "pip>=24" -c constraints.txt
 	$(CORE_PY) -m pip install --quiet -c constraints.txt -e ".[test-core]"
