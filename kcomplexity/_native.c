@@ -4,6 +4,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int as_int64_out(Py_buffer *b, Py_ssize_t n, const char *what) {
     if (b->len != n * (Py_ssize_t)sizeof(int64_t)) {
@@ -13,7 +14,8 @@ static int as_int64_out(Py_buffer *b, Py_ssize_t n, const char *what) {
     return 1;
 }
 
-/* histogram_uN(values: uintN buffer, out: int64 buffer of n bins): out[v] += 1 for each v. */
+/* histogram_uN(values: uintN buffer, out: int64 buffer of n bins): out[v] += 1 for each v, or
+ * ValueError (out unchanged) when a value is n or more. */
 #define HISTOGRAM(NAME, TYPE)                                                                   \
     static PyObject *NAME(PyObject *self, PyObject *args) {                                     \
         Py_buffer src, out;                                                                     \
@@ -27,6 +29,8 @@ static int as_int64_out(Py_buffer *b, Py_ssize_t n, const char *what) {
             if (v[i] >= (uint64_t)nbins) { bad = i; break; }                                    \
             bins[v[i]]++;                                                                       \
         }                                                                                       \
+        for (Py_ssize_t i = 0; i < bad; i++) /* an error leaves out as it was */                \
+            bins[v[i]]--;                                                                       \
         Py_END_ALLOW_THREADS                                                                    \
         PyBuffer_Release(&src);                                                                 \
         PyBuffer_Release(&out);                                                                 \
@@ -70,13 +74,21 @@ static PyObject *tile_runs(PyObject *self, PyObject *args) {
     int64_t *by_code = distinct.buf, *all = has_every ? every.buf : NULL, *hist = mult.buf;
     Py_ssize_t bad = -1;
     Py_BEGIN_ALLOW_THREADS
+    uint16_t top = 0;  /* codes checked first (a vectorised max): an error changes no output */
+    for (Py_ssize_t i = 0; i < n; i++)
+        top = codes[i] > top ? codes[i] : top;
+    for (Py_ssize_t i = 0; top >= n_codes && bad < 0; i++)
+        if (codes[i] >= n_codes)
+            bad = i;
     uint32_t tile = 0;
     for (Py_ssize_t start = 0; start < n && bad < 0; start += per_row) {
         Py_ssize_t k = 0;
-        tile++;  /* stamps start at 0: tile numbers from 1 (a code cannot reach 2^32 tiles per call here) */
+        if (++tile == 0) {  /* stamps wrapped around: forget them all */
+            memset(stamp, 0, n_codes * sizeof(uint32_t));
+            tile = 1;
+        }
         for (Py_ssize_t i = start; i < start + per_row; i++) {
             uint16_t c = codes[i];
-            if (c >= n_codes) { bad = i; break; }
             if (stamp[c] != tile) { stamp[c] = tile; count[c] = 1; seen[k++] = c; }
             else count[c]++;
         }

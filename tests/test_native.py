@@ -18,9 +18,10 @@ def test_histogram_u16_equals_bincount():
 
 
 def test_histogram_u16_refuses_values_outside_the_bins():
-    out = np.zeros(10, np.int64)
+    out = np.arange(10, dtype=np.int64)
     with pytest.raises(ValueError, match="outside the 10 bins"):
-        _native.histogram_u16(np.array([3, 10], np.uint16), out)
+        _native.histogram_u16(np.array([3, 3, 10, 4], np.uint16), out)
+    assert (out == np.arange(10)).all()  # left as it was
 
 
 def grids(rng):
@@ -91,3 +92,10 @@ def test_histogram_u32_equals_bincount_and_refuses_values_outside():
     assert (arrays.histogram(values, 300_000) == np.bincount(values, minlength=300_000)).all()
     with pytest.raises(ValueError, match="outside the 5 bins"):
         _native.histogram_u32(np.array([7], np.uint32), np.zeros(5, np.int64))
+
+
+def test_tile_runs_refuses_a_bad_code_without_counting_anything():
+    by_code, multiplicities = np.zeros(16, np.int64), np.zeros(3, np.int64)
+    with pytest.raises(ValueError, match="code at 3 is outside"):
+        _native.tile_runs(np.array([1, 2, 1, 16], np.uint16), 2, by_code, None, multiplicities)
+    assert not by_code.any() and not multiplicities.any()
