@@ -483,7 +483,8 @@ def score_tiles(grid: np.ndarray, per_tile: tuple[int, int], ndim: int, nsymbols
     the CTM table with a histogram of the runs' codes, and sum log2 n(b) comes from the run
     lengths: no loop over tiles, and work beyond the sort in proportion to the fewer of
     the runs and the repeats. ``whole`` (a zeroed dense histogram, small alphabets only) also
-    receives every block's code: the whole form's counts, from the same pass.
+    receives every block's code: the whole form's counts, from the same pass. Where the C loops
+    are built, a uint16 grid with a dense table is counted without a sort (``_score_tiles_native``).
     """
     side = TABLES[(ndim, nsymbols)][1]
     n_codes = nsymbols ** side ** ndim
