@@ -105,8 +105,6 @@ class Pipeline:
         compressor such as ``lzma-9-c64M`` compresses its chunks in parallel); neither changes
         the bits. ``verify=True`` decodes every stream and checks real <= reported bits."""
         model = ModelStream.of(x, allow_nonfinite=allow_nonfinite)
-        if self.coder.ndim >= 2 and len(model.tensors) > 1:
-            return self._per_matrix(model, verify, threads)
         start = time.perf_counter()
         estimate, proof = self.measure(model, threads, progress, verifiable=verify)
         if verify and proof is not None:
@@ -118,10 +116,12 @@ class Pipeline:
                 verifiable: bool = False) -> tuple[Estimate, "Callable[[], float] | None"]:
         """The estimate of ``model`` (unverified) and, with ``verifiable``, a call that verifies
         it later from the kept streams and codes (``_verify``: returns the real bits); None
-        when skipped. ``Best`` verifies only its winner this way, without coding it again."""
+        when skipped. ``Best`` verifies only its winner this way, without coding it again. A whole
+        model under a 2-D coder is verified in its one pass over the matrices (``_per_matrix``)."""
         if self.coder.ndim >= 2 and len(model.tensors) > 1:
-            return (self._per_matrix(model, False, threads),
-                    lambda: self._per_matrix(model, True, threads).details["verified_bits"])
+            estimate = self._per_matrix(model, verifiable, threads)
+            verified = estimate.details.get("verified_bits")
+            return estimate, (lambda: verified) if verified is not None else None
         start = time.perf_counter()
         encoded = model.encode(self.encoding, count=self.coder.counts_only and not verifiable)
         try:
